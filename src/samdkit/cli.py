@@ -1,0 +1,96 @@
+"""The samdkit command line: one engine behind every action, GitLab include and template workflow.
+
+Start-up speed matters (every CI step calls it), so this module imports only argparse and the one
+command module asked for; heavy libraries are imported inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from samdkit import __version__
+from samdkit.errors import UserError
+from samdkit.privacy import apply_privacy_defaults
+
+# command -> (module under samdkit, one-line help). Each module defines
+# add_arguments(parser) and run(args) -> int, and imports nothing heavy at module level.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "new": ("scaffold", "scaffold a project from the bundled cookiecutter template"),
+    "lint": ("lint", "ruff (code + notebooks) and pynblint (notebook practices), one summary"),
+    "check-data": ("data_check", "validate datasets against Great Expectations suites"),
+    "evaluate": ("evaluation", "metrics with 95% CIs, calibration, subgroups, acceptance criteria"),
+    "lock": ("model_lock", "write model.lock: artifact digests, determinism fingerprint, data version"),
+    "verify-lock": ("model_lock", "recompute model.lock and fail on any difference"),
+    "report": ("report", "clinical validation report and model card (PDF, HTML, Markdown, JSON)"),
+    "sign": ("signing", "PAdES-sign the PDFs and sign the release manifest"),
+    "verify": ("verification", "the auditor's check: signatures, manifest, digests inside the report"),
+    "comment": ("comment", "pull/merge request comment markdown; posts it via CML when asked"),
+}
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="samdkit",
+        description=(
+            "Make ML projects in regulated healthcare provable: gate every pull request, "
+            "produce signed evidence on every release. Run a command with --help for details."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands:\n"
+        + "\n".join(f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items())
+        + "\n\nexit codes: 0 ok, 1 a check failed, 2 bad input, 3 internal error",
+    )
+    parser.add_argument("--version", action="version", version=f"samdkit {__version__}")
+    parser.add_argument("command", nargs="?", choices=list(COMMANDS), metavar="command")
+    return parser
+
+
+def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    module_name, text = COMMANDS[name]
+    module = importlib.import_module(f"samdkit.{module_name}")
+    parser = argparse.ArgumentParser(prog=f"samdkit {name}", description=text)
+    adder = getattr(module, f"add_{name.replace('-', '_')}_arguments", None) or module.add_arguments
+    adder(parser)
+    return parser, module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in COMMANDS:
+        top = _top_parser()
+        top.parse_args(args)  # handles --help, --version and unknown commands (exit 2)
+        top.print_help()
+        return EXIT_BAD_INPUT
+    name = args[0]
+    apply_privacy_defaults()
+    try:
+        parser, module = _command_parser(name)
+        ns = parser.parse_args(args[1:])
+        runner = getattr(module, f"run_{name.replace('-', '_')}", None) or module.run
+        return int(runner(ns) or 0)
+    except UserError as exc:
+        print(f"samdkit {name}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"samdkit {name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the promise is one line, never a traceback
+        if os.environ.get("SAMDKIT_DEBUG"):
+            raise
+        print(
+            f"samdkit {name}: internal error: {type(exc).__name__}: {exc} "
+            "(set SAMDKIT_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
