@@ -23,7 +23,9 @@ def breast_cancer_frame():
     bunch = load_breast_cancer()
     frame = pd.DataFrame(bunch.data, columns=[snake(n) for n in bunch.feature_names])
     frame.insert(0, "sample_id", [f"BC-{i + 1:04d}" for i in range(len(frame))])
-    frame["size_tertile"] = pd.qcut(frame["mean_radius"], 3, labels=["small", "medium", "large"]).astype(str)
+    frame["size_tertile"] = pd.qcut(
+        frame["mean_radius"], 3, labels=["small", "medium", "large"]
+    ).astype(str)
     frame["label"] = (bunch.target == 0).astype(int)
     return frame
 
@@ -67,7 +69,9 @@ def save_model(directory: Path, train_csv: Path, C: float = 1.0) -> Path:
         serialization_format="skops",
         pyfunc_predict_fn="predict_proba",
         # an explicit signature and requirements skip MLflow's slow inference subprocess
-        signature=infer_signature(train[features].head(2), model.predict_proba(train[features].head(2))),
+        signature=infer_signature(
+            train[features].head(2), model.predict_proba(train[features].head(2))
+        ),
         pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"],
     )
     return directory

@@ -23,11 +23,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("lint", "ruff (code + notebooks) and pynblint (notebook practices), one summary"),
     "check-data": ("data_check", "validate datasets against Great Expectations suites"),
     "evaluate": ("evaluation", "metrics with 95% CIs, calibration, subgroups, acceptance criteria"),
-    "lock": ("model_lock", "write model.lock: artifact digests, determinism fingerprint, data version"),
+    "lock": (
+        "model_lock",
+        "write model.lock: artifact digests, determinism fingerprint, data version",
+    ),
     "verify-lock": ("model_lock", "recompute model.lock and fail on any difference"),
     "report": ("report", "clinical validation report and model card (PDF, HTML, Markdown, JSON)"),
     "sign": ("signing", "PAdES-sign the PDFs and sign the release manifest"),
-    "verify": ("verification", "the auditor's check: signatures, manifest, digests inside the report"),
+    "verify": (
+        "verification",
+        "the auditor's check: signatures, manifest, digests inside the report",
+    ),
     "comment": ("comment", "pull/merge request comment markdown; posts it via CML when asked"),
 }
 

@@ -62,7 +62,9 @@ def render(
             where = f.file or ""
             if f.line is not None:
                 where += f":{f.line}"
-            lines.append(f"{f.severity.upper():<7} {where + '  ' if where else ''}[{f.check}] {f.message}")
+            lines.append(
+                f"{f.severity.upper():<7} {where + '  ' if where else ''}[{f.check}] {f.message}"
+            )
     counts = ", ".join(f"{k}: {v}" for k, v in (summary or {}).items())
     lines.append(f"{title}: {verdict}" + (f" ({counts})" if counts else ""))
     return "\n".join(lines)

@@ -1,0 +1,81 @@
+"""Shared, expensive fixtures: one baked default project whose pipeline ran once, for every test that reads it.
+
+Tests that change a project copy it first (`project_copy`), so the shared one stays as the pipeline left it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO / "template"
+BIN = Path(sys.executable).parent
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """The environment a generated project's commands run in: this venv first, its src importable."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(project / "src")
+    env.setdefault("SOURCE_DATE_EPOCH", "1767225600")
+    for key in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
+        env[key] = "true"
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command of a generated project; on an unexpected failure show its output in the test report."""
+    result = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=kwargs.pop("env", None) or project_env(cwd),
+        text=True,
+        capture_output=True,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def bake_project(output_dir: Path, **context: str) -> Path:
+    """Render the template with cookiecutter's API (no prompts) and return the project folder."""
+    from cookiecutter.main import cookiecutter
+
+    return Path(
+        cookiecutter(
+            str(TEMPLATE), no_input=True, extra_context=context, output_dir=str(output_dir)
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def bake(tmp_path_factory) -> Callable[..., Path]:
+    def _bake(**context: str) -> Path:
+        return bake_project(tmp_path_factory.mktemp("bake"), **context)
+
+    return _bake
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory) -> Path:
+    """The default project after `dvc repro`: read it, never change it (use project_copy)."""
+    project = bake_project(tmp_path_factory.mktemp("default"))
+    run(["git", "add", "-A"], project)
+    run(["dvc", "repro"], project)
+    return project
+
+
+@pytest.fixture
+def project_copy(default_project, tmp_path) -> Path:
+    """A private copy of the default project (after its pipeline ran) that a test may change."""
+    target = tmp_path / default_project.name
+    shutil.copytree(default_project, target, symlinks=True)
+    return target

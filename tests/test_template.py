@@ -1,0 +1,244 @@
+"""The cookiecutter template, tested as cookiecutter-data-science tests its own: bake every option
+combination that changes files, assert the exact file set and that no template syntax is left over, then
+run the generated project's own checks and pipeline."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BIN, REPO, TEMPLATE, project_env, run
+
+CHOICES = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+PLATFORMS = CHOICES["ci_platform"]
+PYTHONS = CHOICES["python_version"]
+SAFETY = CHOICES["safety_class"]
+LICENSES = CHOICES["license"]
+
+COMMON_FILES = {
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    "LICENSE",
+    "Makefile",
+    "README.md",
+    "compliance/device.yaml",
+    "compliance/model-card.yaml",
+    "compliance/requirements.yaml",
+    "compliance/risks.yaml",
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+    "src/{pkg}/__init__.py",
+    "src/{pkg}/config.py",
+    "src/{pkg}/data.py",
+    "src/{pkg}/evaluate.py",
+    "src/{pkg}/model.py",
+    "src/{pkg}/train.py",
+    "tests/conftest.py",
+    "tests/test_data.py",
+    "tests/test_model_behaviour.py",
+}
+PLATFORM_FILES = {
+    "github": {".github/workflows/pull-request.yml"},
+    "gitlab": {".gitlab-ci.yml"},
+}
+# cookiecutter's own syntax; GitHub's ${{ }} expressions are expected in workflows
+LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
+
+COMBINATIONS = [
+    {
+        "ci_platform": platform,
+        "python_version": python,
+        "safety_class": safety,
+        "license": LICENSES[i % len(LICENSES)],
+        "project_name": f"Case {i}",
+    }
+    for i, (platform, python, safety) in enumerate(itertools.product(PLATFORMS, PYTHONS, SAFETY))
+]
+
+
+def files_of(project: Path) -> set[str]:
+    return {
+        p.relative_to(project).as_posix()
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(project).parts
+    }
+
+
+def expected_files(context: dict[str, str], package: str) -> set[str]:
+    files = {f.format(pkg=package) for f in COMMON_FILES}
+    for platform, extra in PLATFORM_FILES.items():
+        if context["ci_platform"] in (platform, "both"):
+            files |= extra
+    return files
+
+
+@pytest.mark.parametrize("context", COMBINATIONS, ids=lambda c: "-".join(list(c.values())[:4]))
+def test_bake_every_combination(bake, context):
+    project = bake(**context)
+    package = f"case_{context['project_name'].split()[1]}"
+    assert project.name == package
+    assert files_of(project) == expected_files(context, package)
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text(encoding="utf-8")
+            leftover = LEFTOVER.search(text)
+            assert leftover is None, (
+                f"{path.name}: template syntax left: {text[leftover.start() :][:60]!r}"
+            )
+    pyproject = (project / "pyproject.toml").read_text()
+    assert f'requires-python = ">={context["python_version"]}"' in pyproject
+    assert f"IEC 62304 class {context['safety_class']}" in pyproject
+    device = yaml.safe_load((project / "compliance/device.yaml").read_text())
+    assert device["device"]["iec62304_safety_class"] == context["safety_class"]
+    assert (project / ".git").is_dir(), "post-gen hook starts the git repository DVC needs"
+
+
+def test_yaml_and_workflows_parse(bake):
+    project = bake(ci_platform="both")
+    for path in [
+        *project.glob("*.yaml"),
+        *project.glob("compliance/*.yaml"),
+        project / ".gitlab-ci.yml",
+    ]:
+        assert yaml.safe_load(path.read_text()) is not None, path
+    workflow = yaml.safe_load((project / ".github/workflows/pull-request.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    uses = [s["uses"] for job in workflow["jobs"].values() for s in job["steps"] if "uses" in s]
+    assert "OWNER/samdkit/actions/setup@v1" in uses
+    include = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["include"][0]
+    assert (include["project"], include["ref"]) == ("OWNER/samdkit", "v1")
+
+
+def test_samdkit_source_is_pinned_where_chosen(bake):
+    project = bake(
+        ci_platform="both", samdkit_source="acme/samdkit-fork@v2.3.1", project_name="Pin"
+    )
+    workflow = (project / ".github/workflows/pull-request.yml").read_text()
+    assert "acme/samdkit-fork/actions/setup@v2.3.1" in workflow
+    assert 'ref: "v2.3.1"' in (project / ".gitlab-ci.yml").read_text()
+
+
+def test_cookiecutter_checkout_and_samdkit_new_agree(tmp_path):
+    """`cookiecutter . --no-input` (nested templates form) and `samdkit new --no-input` give one project."""
+    from cookiecutter.main import cookiecutter
+
+    via_cookiecutter = Path(cookiecutter(str(REPO), no_input=True, output_dir=str(tmp_path / "a")))
+    result = subprocess.run(
+        [BIN / "samdkit", "new", "--no-input", "-o", str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    via_samdkit = Path(result.stdout.strip())
+    assert via_cookiecutter.name == via_samdkit.name
+    files = files_of(via_cookiecutter)
+    assert files == files_of(via_samdkit)
+    for name in files:
+        assert (via_cookiecutter / name).read_bytes() == (via_samdkit / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("project_slug=9lives", "project_slug '9lives' is not a valid Python identifier"),
+        ("project_slug=class", "not a valid Python identifier"),
+        ("intended_use=   ", "intended_use must not be empty"),
+        ("contact=nobody", "is not an email address"),
+        ("samdkit_source=samdkit", "must look like OWNER/REPO@REF"),
+    ],
+)
+def test_pre_gen_hook_rejects_bad_variables(tmp_path, setting, message):
+    result = subprocess.run(
+        [BIN / "samdkit", "new", "--no-input", "--set", setting, "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing generated"
+
+
+def test_unknown_choice_is_one_line(tmp_path):
+    result = subprocess.run(
+        [BIN / "samdkit", "new", "--no-input", "--set", "ci_platform=jenkins", "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "ci_platform" in result.stderr
+
+
+def test_generated_project_is_ruff_clean_and_its_tests_pass(bake):
+    project = bake(project_name="Lint Me", ci_platform="both")
+    run([str(BIN / "ruff"), "check", "."], project)
+    run([str(BIN / "ruff"), "format", "--check", "."], project)
+    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+@pytest.mark.slow
+def test_pipeline_runs_offline_end_to_end(default_project):
+    project = default_project
+    for name in ("train.csv", "test.csv", "golden.csv"):
+        assert (project / "data/prepared" / name).stat().st_size > 0
+    assert (project / "models/model/MLmodel").is_file()
+    assert (project / "models/model/model.skops").is_file(), "skops, not pickle"
+    assert not list((project / "models/model").glob("*.pkl"))
+    status = run(["dvc", "status", "-q"], project, check=False)
+    assert status.returncode == 0, "dvc.lock is up to date after repro"
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert {"prepare", "train", "evaluate"} <= set(lock["stages"])
+    run_record = json.loads((project / "reports/train_run.json").read_text())
+    with sqlite3.connect(project / "mlflow.db") as db:
+        versions = db.execute(
+            "select name, version, run_id from model_versions where name = ?",
+            (run_record["model_name"],),
+        ).fetchall()
+        alias = db.execute("select alias, version from registered_model_aliases").fetchall()
+    assert (run_record["model_name"], 1, run_record["run_id"]) in versions
+    assert ("candidate", 1) in alias
+    emissions = (project / "reports/emissions.csv").read_text().splitlines()
+    header = emissions[0].split(",")
+    assert "energy_consumed" in header and "emissions" in header and len(emissions) >= 2
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert (
+        metrics["n_test"] == len((project / "data/prepared/test.csv").read_text().splitlines()) - 1
+    )
+    assert 0.9 < metrics["auroc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_pipeline_stage_errors_are_one_line(project_copy):
+    params = project_copy / "params.yaml"
+    original = params.read_text()
+    broken = yaml.safe_load(original)
+    del broken["data"]["seed"]
+    params.write_text(yaml.safe_dump(broken))
+    result = run([sys.executable, "-m", f"{project_copy.name}.data"], project_copy, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: params.yaml: missing key 'data.seed'"
+    params.write_text(original.replace("sklearn:breast_cancer", "data/raw/absent.csv"))
+    result = run([sys.executable, "-m", f"{project_copy.name}.data"], project_copy, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("data/raw/absent.csv: file not found")
+    (project_copy / "data/raw").mkdir(parents=True)
+    (project_copy / "data/raw/absent.csv").write_bytes(b"\x00\xff\x00 not,a\ncsv")
+    result = run([sys.executable, "-m", f"{project_copy.name}.data"], project_copy, check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_project_env_puts_this_venv_first(tmp_path):
+    assert project_env(tmp_path)["PATH"].startswith(str(BIN))
