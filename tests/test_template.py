@@ -53,7 +53,11 @@ COMMON_FILES = {
     "tests/test_model_behaviour.py",
 }
 PLATFORM_FILES = {
-    "github": {".github/workflows/pull-request.yml"},
+    "github": {
+        ".github/workflows/pull-request.yml",
+        ".github/workflows/release.yml",
+        ".github/zizmor.yml",
+    },
     "gitlab": {".gitlab-ci.yml"},
 }
 # cookiecutter's own syntax; GitHub's ${{ }} expressions are expected in workflows
@@ -117,7 +121,7 @@ def test_yaml_and_workflows_parse(bake):
     ]:
         assert yaml.safe_load(path.read_text()) is not None, path
     workflow = yaml.safe_load((project / ".github/workflows/pull-request.yml").read_text())
-    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["permissions"] in ({}, {"contents": "read"}), "least privilege by default"
     uses = [s["uses"] for job in workflow["jobs"].values() for s in job["steps"] if "uses" in s]
     assert "OWNER/samdkit/actions/setup@v1" in uses
     include = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["include"][0]

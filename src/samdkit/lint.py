@@ -1,15 +1,259 @@
-"""`samdkit lint`: not yet available; the command exists so the CLI contract is complete."""
+"""`samdkit lint`: ruff on code and notebooks, pynblint on notebooks, one summary.
+
+What runs
+- ruff (``python -m ruff check --output-format json``) on the configured paths, with the
+  project's own ruff configuration (``[tool.ruff]``); ruff lints ``.py`` and ``.ipynb`` alike.
+- pynblint 0.1.6 on every notebook found under the paths. pynblint always exits 0 and its CLI
+  breaks with click >= 8.2, so it runs in an isolated environment (``uvx``) and pass/fail is
+  decided from its JSON output (``-o file.json``). It runs in the project root, so a
+  ``.pynblint`` file there tunes its thresholds (max cells, markdown ratio, ...).
+- samdkit's own notebook rule ``outputs-not-stripped``: committed outputs can carry patient data and
+  make diffs unreviewable; strip them (nbstripout) before committing.
+
+Configuration, in the project's pyproject.toml (every key optional; these are the defaults)::
+
+    [tool.samdkit.lint]
+    paths = ["."]                       # files or folders for ruff and the notebook search
+    exclude = []                        # glob patterns (relative paths) of notebooks to skip
+    notebook_ignore = ["non-executed-notebook", "non-executed-cells"]  # pynblint / samdkit rules
+    pynblint_command = ["uvx", "--from", "pynblint==0.1.6", "--with", "click<8.2", "pynblint"]
+
+The default ignore list fits notebooks committed with stripped outputs (never "executed").
+
+Findings: ``check`` is ``ruff/<code>``, ``pynblint/<slug>`` or ``samdkit/<rule>``; notebook
+cells are numbered from 1 (ruff's numbering; pynblint's 0-based index is converted).
+Exit 1 when anything is found.
+"""
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
-from samdkit.errors import NotYetAvailable
+from samdkit import atomic
+from samdkit.errors import UserError
+from samdkit.findings import FORMATS, Finding, render
+from samdkit.project import load_project
+
+DEFAULT_PYNBLINT_COMMAND = ["uvx", "--from", "pynblint==0.1.6", "--with", "click<8.2", "pynblint"]
+DEFAULT_NOTEBOOK_IGNORE = ["non-executed-notebook", "non-executed-cells"]
+SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
+OUTPUTS_RULE = "outputs-not-stripped"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "json", "github"), default="text")
+    parser.description = (
+        "Lint code and notebooks: ruff (project configuration) on .py and .ipynb files, "
+        "pynblint on notebooks (run isolated with uvx), and a check that notebook outputs are "
+        "stripped. "
+        "Settings live in [tool.samdkit.lint] of pyproject.toml. Exit 1 when anything is found."
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        help="files or folders to lint (default: [tool.samdkit.lint] paths, '.')",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    parser.add_argument("--output", help="also write the JSON result to this file")
+    parser.add_argument("--root", default=".", help="project root (default: current folder)")
+
+
+def _settings(root: Path) -> dict[str, Any]:
+    section = load_project(root).section("lint")
+    settings = {
+        "paths": section.get("paths", ["."]),
+        "exclude": section.get("exclude", []),
+        "notebook_ignore": section.get("notebook_ignore", DEFAULT_NOTEBOOK_IGNORE),
+        "pynblint_command": section.get("pynblint_command", DEFAULT_PYNBLINT_COMMAND),
+    }
+    for key, value in settings.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UserError(f"pyproject.toml: [tool.samdkit.lint] {key} must be a list of strings")
+    return settings
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def find_notebooks(paths: list[Path], root: Path, exclude: list[str]) -> list[Path]:
+    """Notebooks under paths, skipping hidden folders (.git, .venv, ...) and excluded globs."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_file():
+            if path.suffix == ".ipynb":
+                found.add(path.resolve())
+            continue
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = sorted(
+                d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS
+            )
+            found.update((Path(dirpath) / f).resolve() for f in filenames if f.endswith(".ipynb"))
+    return sorted(
+        nb for nb in found if not any(fnmatch.fnmatch(_rel(nb, root), pat) for pat in exclude)
+    )
+
+
+def run_ruff(paths: list[Path], root: Path) -> list[Finding]:
+    """ruff check with the project's configuration, as findings."""
+    command = [sys.executable, "-m", "ruff"]
+    try:
+        import ruff  # noqa: F401  (only to know it is installed beside samdkit)
+    except ImportError:
+        if not shutil.which("ruff"):
+            raise UserError("ruff is not installed: pip install 'samdkit[lint]'") from None
+        command = ["ruff"]
+    command += ["check", "--output-format", "json", "--force-exclude", *map(str, paths)]
+    proc = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 1):
+        message = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[0]
+        raise UserError(f"ruff failed: {message}")
+    findings = []
+    for item in json.loads(proc.stdout or "[]"):
+        code = item.get("code") or "syntax-error"
+        row = (item.get("location") or {}).get("row")
+        fix = (item.get("fix") or {}).get("message")
+        message = item["message"] + (f" (fix: {fix})" if fix else "")
+        file = _rel(Path(item["filename"]), root)
+        line: int | None = row
+        if item.get("cell") is not None:
+            message = f"cell {item['cell']}, line {row}: {message}"
+            line = None
+        findings.append(
+            Finding(
+                check=f"ruff/{code}",
+                message=message,
+                file=file,
+                line=line,
+                detail={
+                    "tool": "ruff",
+                    "rule": code,
+                    "cell": item.get("cell"),
+                    "url": item.get("url"),
+                },
+            )
+        )
+    return findings
+
+
+def _pynblint_one(
+    notebook: Path, root: Path, command: list[str], ignore: list[str]
+) -> list[Finding]:
+    with tempfile.TemporaryDirectory(prefix="samdkit-pynblint-") as tmp:
+        out = Path(tmp) / "result.json"
+        args = [*command, "--quiet", "--yes", "--output", str(out)]
+        if ignore:  # pynblint parses --exclude as a JSON list, whatever its help says
+            args += ["--exclude", json.dumps(sorted(ignore))]
+        proc = subprocess.run(
+            [*args, str(notebook)], cwd=root, capture_output=True, text=True, check=False
+        )
+        if not out.is_file():
+            tail = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
+            raise RuntimeError(f"pynblint produced no result for {_rel(notebook, root)}: {tail}")
+        result = json.loads(out.read_text(encoding="utf-8"))
+    findings = []
+    for lint in result.get("lints", []):
+        if lint["slug"] in ignore:
+            continue
+        cells = [c["index"] + 1 for c in lint.get("cells", []) if isinstance(c.get("index"), int)]
+        where = (
+            f"cell{'s' if len(cells) > 1 else ''} {', '.join(map(str, cells))}: " if cells else ""
+        )
+        findings.append(
+            Finding(
+                check=f"pynblint/{lint['slug']}",
+                message=f"{where}{lint['description']} Fix: {lint['recommendation']}",
+                file=_rel(notebook, root),
+                detail={"tool": "pynblint", "rule": lint["slug"], "cells": cells},
+            )
+        )
+    return findings
+
+
+def run_pynblint(
+    notebooks: list[Path], root: Path, command: list[str], ignore: list[str]
+) -> list[Finding]:
+    """pynblint on each notebook (in parallel: each uvx start costs seconds), as findings."""
+    if not notebooks:
+        return []
+    if not shutil.which(command[0]):
+        raise UserError(
+            f"'{command[0]}' not found: install uv (https://docs.astral.sh/uv/) or set "
+            "[tool.samdkit.lint] pynblint_command"
+        )
+    with ThreadPoolExecutor(max_workers=min(4, len(notebooks))) as pool:
+        results = pool.map(lambda nb: _pynblint_one(nb, root, command, ignore), notebooks)
+        return [finding for batch in results for finding in batch]
+
+
+def check_outputs_stripped(notebooks: list[Path], root: Path) -> list[Finding]:
+    """samdkit's rule: committed notebooks carry no outputs (they can hold patient data)."""
+    findings = []
+    for notebook in notebooks:
+        try:
+            cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+        except (ValueError, AttributeError):
+            continue  # ruff reports a notebook that is not valid JSON
+        dirty = [
+            i + 1 for i, c in enumerate(cells) if c.get("cell_type") == "code" and c.get("outputs")
+        ]
+        if dirty:
+            findings.append(
+                Finding(
+                    check=f"samdkit/{OUTPUTS_RULE}",
+                    message=f"cell{'s' if len(dirty) > 1 else ''} {', '.join(map(str, dirty))}: "
+                    "code cells hold outputs, which can carry patient data. Fix: strip them (nbstripout) before committing.",
+                    file=_rel(notebook, root),
+                    detail={"tool": "samdkit", "rule": OUTPUTS_RULE, "cells": dirty},
+                )
+            )
+    return findings
+
+
+def lint(root: Path, paths: list[str] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+    """All findings for the project at root, and a summary (counts per tool)."""
+    root = root.resolve()
+    settings = _settings(root)
+    targets = [root / p for p in (paths or settings["paths"])]
+    for target in targets:
+        if not target.exists():
+            raise UserError(f"{_rel(target, root)}: no such file or folder")
+    notebooks = find_notebooks(targets, root, settings["exclude"])
+    ignore = settings["notebook_ignore"]
+    findings = run_ruff(targets, root)
+    findings += run_pynblint(notebooks, root, settings["pynblint_command"], ignore)
+    if OUTPUTS_RULE not in ignore:
+        findings += check_outputs_stripped(notebooks, root)
+    summary = {
+        "notebooks": len(notebooks),
+        "ruff": sum(f.detail.get("tool") == "ruff" for f in findings),
+        "pynblint": sum(f.detail.get("tool") == "pynblint" for f in findings),
+        "samdkit": sum(f.detail.get("tool") == "samdkit" for f in findings),
+        "findings": len(findings),
+    }
+    return findings, summary
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotYetAvailable("lint")
+    root = Path(args.root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    findings, summary = lint(root, args.paths)
+    if args.output:
+        atomic.write_text(
+            args.output, render(findings, "json", title="samdkit lint", summary=summary) + "\n"
+        )
+    print(render(findings, args.format, title="samdkit lint", summary=summary))
+    return 1 if findings else 0

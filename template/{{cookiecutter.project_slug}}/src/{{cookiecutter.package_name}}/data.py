@@ -30,6 +30,7 @@ def load_embedded() -> pd.DataFrame:
     bunch = load_breast_cancer()
     frame = pd.DataFrame(bunch.data, columns=[_snake(n) for n in bunch.feature_names])
     frame.insert(0, "sample_id", [f"BC-{i + 1:04d}" for i in range(len(frame))])
+    frame = add_size_tertile(frame)
     frame["label"] = (bunch.target == 0).astype(int)
     return frame
 

@@ -1,0 +1,5 @@
+"""A module ruff finds nothing in."""
+
+
+def answer() -> int:
+    return 42
