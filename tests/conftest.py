@@ -45,6 +45,26 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
     return result
 
 
+def commit_all(project: Path, message: str) -> None:
+    """Commit everything git tracks in a generated project (DVC keeps data and model out of git)."""
+    run(["git", "add", "-A"], project)
+    run(
+        [
+            "git",
+            "-c",
+            "user.name=samdkit tests",
+            "-c",
+            "user.email=tests@samdkit.invalid",
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            message,
+        ],
+        project,
+    )
+
+
 def bake_project(output_dir: Path, **context: str) -> Path:
     """Render the template with cookiecutter's API (no prompts) and return the project folder."""
     from cookiecutter.main import cookiecutter
@@ -68,8 +88,9 @@ def bake(tmp_path_factory) -> Callable[..., Path]:
 def default_project(tmp_path_factory) -> Path:
     """The default project after `dvc repro`: read it, never change it (use project_copy)."""
     project = bake_project(tmp_path_factory.mktemp("default"))
-    run(["git", "add", "-A"], project)
+    commit_all(project, "scaffold")
     run(["dvc", "repro"], project)
+    commit_all(project, "pipeline outputs and model.lock")
     return project
 
 

@@ -1,15 +1,390 @@
-"""`samdkit evaluate`: not yet available; the command exists so the CLI contract is complete."""
+# ruff: noqa: RUF001  (typographic dashes and signs are intended: they are printed in the evidence)
+"""`samdkit evaluate`: metrics with 95 % CIs, calibration, subgroups and acceptance criteria → evaluation JSON.
+
+Reads the test-set predictions (reports/predictions.csv: sample_id, label, score, predicted + subgroup columns),
+compliance/requirements.yaml (docs/requirements-grammar.md) and params.yaml `evaluate.threshold`; writes
+reports/evaluation.json (docs/evaluation-schema.md), which the report, the model card, the PR comment and
+MLflow all read. Exit 1 when any acceptance criterion fails.
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
-from samdkit.errors import NotYetAvailable
+from samdkit import __version__, atomic
+from samdkit.criteria import Criterion, Requirements
+from samdkit.errors import UserError
+from samdkit.findings import Finding, render
+from samdkit.project import load_project, read_yaml
+
+SCHEMA = "samdkit/evaluation/v1"
+CORE_COLUMNS = ("sample_id", "label", "score", "predicted")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Compute the 2x2 table, sensitivity, specificity, PPV, NPV, accuracy, F1, AUROC, AUPRC with 95% CIs, "
+        "calibration and per-subgroup metrics from the test-set predictions; evaluate every acceptance "
+        "criterion of compliance/requirements.yaml; write reports/evaluation.json. Exit 1 if a criterion fails."
+    )
+    parser.add_argument("--predictions", help="predictions CSV (default: reports/predictions.csv)")
+    parser.add_argument(
+        "--requirements", help="acceptance criteria (default: compliance/requirements.yaml)"
+    )
+    parser.add_argument(
+        "--params", help="params.yaml holding evaluate.threshold (default: params.yaml)"
+    )
+    parser.add_argument(
+        "--output", help="evaluation JSON to write (default: reports/evaluation.json)"
+    )
+    parser.add_argument(
+        "--threshold", type=float, help="decision threshold (overrides params.yaml)"
+    )
+    parser.add_argument(
+        "--no-mlflow",
+        action="store_true",
+        help="do not log the metrics to the MLflow run named in reports/train_run.json",
+    )
     parser.add_argument("--format", choices=("text", "json", "github"), default="text")
 
 
+def sha256_file(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _threshold(args: argparse.Namespace, params_path: Path) -> float | None:
+    if args.threshold is not None:
+        return args.threshold
+    if not params_path.is_file():
+        return None
+    params = read_yaml(params_path) or {}
+    value = (params.get("evaluate") or {}).get("threshold") if isinstance(params, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise UserError(f"{params_path}: evaluate.threshold must be a number in [0, 1]")
+    return float(value)
+
+
+def _subgroup_columns(params_path: Path) -> list[str] | None:
+    if not params_path.is_file():
+        return None
+    params = read_yaml(params_path) or {}
+    cols = (params.get("data") or {}).get("subgroup_columns") if isinstance(params, dict) else None
+    return list(cols) if isinstance(cols, list) else None
+
+
+def read_predictions(path: Path, threshold: float | None):
+    """Load and check the predictions; derive `predicted` from the threshold when the column is absent."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise UserError(f"{path}: file not found (the project's predict step writes it)")
+    try:
+        frame = pd.read_csv(path, dtype={"sample_id": str})
+    except Exception as exc:
+        raise UserError(f"{path}: unreadable CSV: {exc}") from None
+    missing = [c for c in ("label", "score") if c not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)}")
+    if frame.empty:
+        raise UserError(f"{path}: no rows")
+    if frame[["label", "score"]].isna().any().any():
+        raise UserError(f"{path}: empty label or score values")
+    if not set(frame["label"].unique()) <= {0, 1}:
+        raise UserError(f"{path}: label must be 0/1 (1 = positive class)")
+    if not frame["score"].between(0, 1).all():
+        raise UserError(f"{path}: score must be a probability in [0, 1]")
+    if "predicted" not in frame.columns:
+        if threshold is None:
+            raise UserError(
+                f"{path}: no 'predicted' column and no evaluate.threshold in params.yaml"
+            )
+        frame["predicted"] = (frame["score"] >= threshold).astype(int)
+    elif threshold is not None:
+        at_or_above = (frame["score"] >= threshold).astype(int)
+        above = (frame["score"] > threshold).astype(int)
+        pred = frame["predicted"].astype(int)
+        if not ((pred == at_or_above).all() or (pred == above).all()):
+            bad = int((pred != at_or_above).sum())
+            raise UserError(
+                f"{path}: 'predicted' disagrees with score >= threshold {threshold:g} in {bad} row(s); "
+                "predictions and params.yaml evaluate.threshold are out of step"
+            )
+    return frame
+
+
+def _entry(frame, methods, *, with_curves: bool) -> dict[str, Any]:
+    from samdkit import metrics
+
+    entry = metrics.classification(frame["label"], frame["score"], frame["predicted"], methods)
+    entry["calibration"] = metrics.calibration(frame["label"], frame["score"], methods)
+    if with_curves:
+        entry["curves"] = metrics.curves(frame["label"], frame["score"])
+    return entry
+
+
+def _observed(criterion: Criterion, entry: dict[str, Any]) -> float | None:
+    from samdkit.metrics import flat
+
+    metric = flat(entry).get(criterion.metric) or {}
+    if criterion.statistic == "value":
+        return metric.get("value")
+    ci = metric.get("ci") or {}
+    return ci.get("lower" if criterion.statistic == "ci_lower" else "upper")
+
+
+def evaluate_criteria(
+    req: Requirements, overall: dict[str, Any], subgroups: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each criterion (one row per subgroup level for `column=*`) → PASS/FAIL with the observed value."""
+    rows: list[dict[str, Any]] = []
+    for crit in req.criteria:
+        base = {
+            "id": crit.id,
+            "need": crit.need,
+            "need_text": req.needs.get(crit.need or "", None),
+            "text": crit.text,
+            "metric": crit.metric,
+            "statistic": crit.statistic,
+            "comparator": crit.comparator,
+            "threshold": crit.threshold,
+            "risks": list(crit.risks),
+            "criterion": crit.describe(req.methods.confidence_level),
+            "source": f"{req.path.name}:{crit.line}",
+        }
+        if crit.subgroup_column is None:
+            targets = [(None, overall)]
+        else:
+            targets = [
+                (g, g)
+                for g in subgroups
+                if g["column"] == crit.subgroup_column
+                and (crit.subgroup_value is None or g["value"] == crit.subgroup_value)
+            ]
+        if not targets:
+            rows.append(
+                {
+                    **base,
+                    "subgroup": f"{crit.subgroup_column}={crit.subgroup_value or '*'}",
+                    "n": 0,
+                    "observed": None,
+                    "result": "FAIL",
+                    "reason": "subgroup has no cases in the test set",
+                }
+            )
+            continue
+        for group, entry in targets:
+            observed = _observed(crit, entry)
+            row = {
+                **base,
+                "subgroup": None if group is None else f"{group['column']}={group['value']}",
+                "n": entry["n"],
+                "observed": observed,
+            }
+            if group is not None and group["below_min_n"]:
+                row.update(
+                    result="FAIL", reason=f"n={entry['n']} below the minimum n={group['min_n']}"
+                )
+            elif observed is None:
+                row.update(result="FAIL", reason="metric undefined for these cases")
+            else:
+                ok = crit.check(observed)
+                row.update(
+                    result="PASS" if ok else "FAIL", reason=None if ok else "criterion not met"
+                )
+            rows.append(row)
+    return rows
+
+
+def compute(
+    frame, req: Requirements, threshold: float | None, subgroup_columns: list[str] | None
+) -> dict[str, Any]:
+    """The whole evaluation document (without input digests)."""
+    from samdkit.metrics import HEADLINE, flat
+
+    methods = req.methods
+    overall = _entry(frame, methods, with_curves=True)
+    wanted = list(subgroup_columns or [])
+    for group in req.subgroups:
+        if group.column not in wanted:
+            wanted.append(group.column)
+    for crit in req.criteria:
+        if crit.subgroup_column and crit.subgroup_column not in wanted:
+            wanted.append(crit.subgroup_column)
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"predictions have no subgroup column(s) {', '.join(missing)} "
+            f"(named in {req.path.name} or params.yaml data.subgroup_columns)"
+        )
+    overall_flat = flat(overall)
+    subgroups: list[dict[str, Any]] = []
+    for column in wanted:
+        min_n = req.min_n(column)
+        for value, part in sorted(frame.groupby(frame[column].astype(str)), key=lambda kv: kv[0]):
+            entry = _entry(part, methods, with_curves=False)
+            gaps = {}
+            for name, metric in flat(entry).items():
+                ref = overall_flat.get(name, {}).get("value")
+                val = metric.get("value")
+                gaps[name] = None if ref is None or val is None else val - ref
+            subgroups.append(
+                {
+                    "column": column,
+                    "value": value,
+                    "min_n": min_n,
+                    "below_min_n": entry["n"] < min_n,
+                    **entry,
+                    "gap_to_overall": gaps,
+                }
+            )
+    criteria = evaluate_criteria(req, overall, subgroups)
+    failed = [c for c in criteria if c["result"] != "PASS"]
+    return {
+        "schema": SCHEMA,
+        "generator": {"name": "samdkit", "version": __version__},
+        "threshold": threshold,
+        "positive_label": 1,
+        "methods": methods.as_dict(),
+        "headline_metrics": list(HEADLINE),
+        "overall": overall,
+        "subgroups": subgroups,
+        "subgroups_below_min_n": [
+            f"{g['column']}={g['value']}" for g in subgroups if g["below_min_n"]
+        ],
+        "criteria": criteria,
+        "summary": {
+            "criteria": len(criteria),
+            "passed": len(criteria) - len(failed),
+            "failed": len(failed),
+        },
+        "verdict": "FAIL" if failed else "PASS",
+    }
+
+
+def log_to_mlflow(train_run: Path, document: dict[str, Any]) -> str:
+    """Log overall metrics and the verdict to the training run; returns a one-line status."""
+    if not train_run.is_file():
+        return f"MLflow: not logged ({train_run.name} absent)"
+    try:
+        info = json.loads(train_run.read_text(encoding="utf-8"))
+        run_id = info["run_id"]
+    except (ValueError, KeyError, TypeError):
+        return f"MLflow: not logged ({train_run.name} has no run_id)"
+    import time
+
+    from mlflow.entities import Metric, RunTag
+    from mlflow.tracking import MlflowClient
+
+    from samdkit.metrics import flat
+
+    stamp = int(time.time() * 1000)
+    batch = []
+    for name, metric in flat(document["overall"]).items():
+        if metric.get("value") is not None:
+            batch.append(Metric(f"test_{name}", metric["value"], stamp, 0))
+        ci = metric.get("ci") or {}
+        for side in ("lower", "upper"):
+            if ci.get(side) is not None:
+                batch.append(Metric(f"test_{name}_ci_{side}", ci[side], stamp, 0))
+    tags = [
+        RunTag("samdkit.evaluation.verdict", document["verdict"]),
+        RunTag("samdkit.evaluation.sha256", document.get("_sha256", "")),
+    ]
+    try:
+        client = MlflowClient(tracking_uri=info.get("tracking_uri"))
+        client.log_batch(run_id, metrics=batch, tags=tags)
+    except Exception as exc:
+        print(f"samdkit evaluate: warning: MLflow logging failed: {exc}", file=sys.stderr)
+        return f"MLflow: logging to run {run_id} FAILED ({type(exc).__name__})"
+    return f"MLflow: logged {len(batch)} metrics to run {run_id}"
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotYetAvailable("evaluate")
+    project = load_project(".")
+    pred_path = Path(args.predictions) if args.predictions else project.path("predictions")
+    req_path = Path(args.requirements) if args.requirements else project.path("requirements")
+    params_path = Path(args.params) if args.params else project.path("params")
+    out_path = Path(args.output) if args.output else project.path("evaluation")
+
+    from samdkit import criteria
+
+    req = criteria.load(req_path)
+    threshold = _threshold(args, params_path)
+    frame = read_predictions(pred_path, threshold)
+    document = compute(frame, req, threshold, _subgroup_columns(params_path))
+
+    def rel(p: Path) -> str:
+        try:
+            return str(p.resolve().relative_to(project.root))
+        except ValueError:
+            return str(p)
+
+    document["inputs"] = {
+        "predictions": {
+            "path": rel(pred_path),
+            "sha256": sha256_file(pred_path),
+            "rows": len(frame),
+        },
+        "requirements": {"path": rel(req_path), "sha256": sha256_file(req_path)},
+        "params": (
+            {"path": rel(params_path), "sha256": sha256_file(params_path)}
+            if params_path.is_file()
+            else None
+        ),
+    }
+    atomic.write_json(out_path, document)
+    document["_sha256"] = sha256_file(out_path)
+
+    status = None
+    if not args.no_mlflow:
+        status = log_to_mlflow(project.path("train_run"), document)
+
+    findings = [
+        Finding(
+            check=row["id"],
+            message=(
+                f"{row['criterion']}: observed {_fmt(row['observed'])}"
+                + (f" in {row['subgroup']}" if row["subgroup"] else "")
+                + f" (n={row['n']}) — {row['reason']}"
+            ),
+            file=rel(req_path),
+            line=int(row["source"].rsplit(":", 1)[1]) or None,
+        )
+        for row in document["criteria"]
+        if row["result"] != "PASS"
+    ]
+    summary = dict(document["summary"])
+    if args.format == "text":
+        overall = document["overall"]
+        print(f"n={overall['n']} (positives {overall['n_positive']}), threshold {_fmt(threshold)}")
+        for name in document["headline_metrics"]:
+            m = overall["metrics"][name]
+            ci = m.get("ci") or {}
+            print(
+                f"  {name:<12} {_fmt(m.get('value'))}  95% CI {_fmt(ci.get('lower'))}–"
+                f"{_fmt(ci.get('upper'))}  [{ci.get('method', '-')}]"
+            )
+        for row in document["criteria"]:
+            where = f" [{row['subgroup']}]" if row["subgroup"] else ""
+            print(
+                f"  {row['result']:<4} {row['id']}{where}: {row['criterion']} (observed {_fmt(row['observed'])})"
+            )
+        if document["subgroups_below_min_n"]:
+            print("  subgroups below minimum n: " + ", ".join(document["subgroups_below_min_n"]))
+        print(f"wrote {rel(out_path)} (sha256 {document['_sha256']})")
+        if status:
+            print(status)
+    print(render(findings, args.format, title="samdkit evaluate", summary=summary))
+    return 1 if document["verdict"] != "PASS" else 0

@@ -22,6 +22,7 @@ No network access: certificate fetching is off and revocation is soft-fail.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import re
@@ -470,9 +471,24 @@ def _pdf_text(path: Path) -> str | None:
     return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
 
 
+def _revision_digests(data: bytes) -> set[str]:
+    """SHA-256 of every earlier revision of a PDF (each byte prefix ending at %%EOF).
+
+    Signing appends an incremental update, so a digest printed before signing (the model card prints
+    the report's) still names the signed file's first revision, which is a byte prefix of it.
+    """
+    found = set()
+    for match in re.finditer(rb"%%EOF(\r\n|\r|\n)?", data):
+        for end in {match.start() + 5, match.end()}:
+            found.add(hashlib.sha256(data[:end]).hexdigest())
+    return found
+
+
 def _known_digests(project: Project, current: dict[str, str]) -> set[str]:
     known = set(current.values())
     for rel in current:
+        if rel.lower().endswith(".pdf"):
+            known |= _revision_digests((project.root / rel).read_bytes())
         if rel.endswith((".json", ".lock", ".yaml", ".yml")):
             try:
                 text = (project.root / rel).read_text(encoding="utf-8", errors="replace")

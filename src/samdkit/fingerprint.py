@@ -1,0 +1,139 @@
+"""The determinism fingerprint: a model's exact outputs on the golden input set, repeated N times.
+
+The model is loaded through MLflow's generic pyfunc interface, so any framework with an MLflow flavour
+works. Outputs are converted to a C-contiguous little-endian float64 array; its fingerprint is the
+SHA-256 of those raw bytes (the shape is recorded beside it). numpy, pandas and mlflow are imported
+inside the functions so `samdkit --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from samdkit.digests import bytes_sha256
+from samdkit.errors import UserError
+
+OUTPUT_DTYPE = "<f8"
+
+
+@dataclass
+class Fingerprint:
+    """N prediction runs on the golden set: their digests, the first run's output, the row ids."""
+
+    outputs: list[Any]  # numpy arrays, one per run
+    digests: list[str]
+    row_ids: list[str]
+    features: list[str]
+
+    @property
+    def deterministic(self) -> bool:
+        return len(set(self.digests)) == 1
+
+
+def as_float64(output: Any) -> Any:
+    """Any pyfunc output (ndarray, DataFrame, Series, list) as a C-contiguous '<f8' numpy array."""
+    import numpy as np
+
+    if hasattr(output, "to_numpy"):
+        output = output.to_numpy()
+    try:
+        array = np.asarray(output, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UserError(
+            f"the model's output is not numeric, cannot fingerprint it: {exc}"
+        ) from None
+    return np.ascontiguousarray(array, dtype=OUTPUT_DTYPE)
+
+
+def array_sha256(array: Any) -> str:
+    """SHA-256 of the exact bytes of a float64 array (little-endian, C order)."""
+    return bytes_sha256(as_float64(array).tobytes())
+
+
+def load_model(model_path: Path, label: str | None = None) -> Any:
+    """Load an MLflow model directory through the generic pyfunc interface (one line on failure)."""
+    import logging
+
+    import mlflow.pyfunc
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    try:
+        return mlflow.pyfunc.load_model(str(model_path))
+    except Exception as exc:  # MLflow raises many types for a broken or foreign directory
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{label or model_path}: cannot load as an MLflow model: {first}") from None
+
+
+def input_names(model: Any) -> list[str] | None:
+    """The model's input column names from its MLflow signature, or None without a signature."""
+    schema = getattr(getattr(model, "metadata", None), "get_input_schema", lambda: None)()
+    if schema is None or not getattr(schema, "has_input_names", lambda: False)():
+        return None
+    return list(schema.input_names())
+
+
+def _exact_floats(pandas_version: str) -> dict[str, str]:
+    """Parse each decimal to its exact nearest float64 (pandas >= 3.1 always does; older needs asking)."""
+    major, minor = (
+        int("".join(c for c in part if c.isdigit()) or 0) for part in pandas_version.split(".")[:2]
+    )
+    return {} if (major, minor) >= (3, 1) else {"float_precision": "round_trip"}
+
+
+def read_golden(
+    golden_path: Path, features: list[str] | None, id_column: str, exclude: list[str]
+) -> tuple[Any, list[str], list[str]]:
+    """The golden frame restricted to the model's inputs, its row ids and the feature names used."""
+    import pandas as pd
+
+    if not golden_path.is_file():
+        raise UserError(f"{golden_path}: golden input set not found (run the prepare stage first)")
+    try:
+        frame = pd.read_csv(golden_path, **_exact_floats(pd.__version__))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{golden_path}: cannot read the golden CSV: {first}") from None
+    if frame.empty:
+        raise UserError(f"{golden_path}: the golden input set has no rows")
+    if features is None:
+        features = [c for c in frame.columns if c not in {id_column, *exclude}]
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{golden_path}: the model's input columns are missing: {', '.join(missing)}"
+        )
+    if id_column in frame.columns:
+        row_ids = [str(v) for v in frame[id_column]]
+    else:
+        row_ids = [f"row {i}" for i in range(len(frame))]
+    return frame[features], row_ids, features
+
+
+def fingerprint(
+    model: Any, golden_path: Path, runs: int, id_column: str, exclude: list[str]
+) -> Fingerprint:
+    """Predict `runs` times on the golden set with an already loaded model and hash every output."""
+    frame, row_ids, features = read_golden(golden_path, input_names(model), id_column, exclude)
+    outputs = []
+    for _ in range(runs):
+        outputs.append(as_float64(model.predict(frame.copy())))
+    return Fingerprint(outputs, [array_sha256(o) for o in outputs], row_ids, features)
+
+
+def differing_rows(a: Any, b: Any, tolerance: float = 0.0) -> list[int]:
+    """Indices of rows (first axis) where |a - b| exceeds tolerance in any column."""
+    import numpy as np
+
+    diff = np.abs(as_float64(a) - as_float64(b))
+    if diff.ndim > 1:
+        diff = diff.reshape(diff.shape[0], -1).max(axis=1)
+    return [int(i) for i in np.flatnonzero(~(diff <= tolerance))]
+
+
+def max_abs_diff(a: Any, b: Any) -> float:
+    import numpy as np
+
+    diff = np.abs(as_float64(a) - as_float64(b))
+    return float(diff.max()) if diff.size else 0.0

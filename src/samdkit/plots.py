@@ -1,0 +1,94 @@
+# ruff: noqa: RUF001, RUF002  (typographic dashes and signs are intended: they are printed in the evidence)
+"""ROC, precision–recall and reliability plots as reproducible SVG (matplotlib, Agg backend).
+
+The plots are drawn from reports/evaluation.json (curves and calibration bins), so the report needs no
+predictions. SVG ids are salted with a constant and the date metadata is dropped: same input, same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "samdkit", "svg.fonttype": "none", "font.size": 8})
+    fig, ax = plt.subplots(figsize=(3.1, 3.0), dpi=100)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, linewidth=0.4, alpha=0.5)
+    ax.set_aspect("equal")
+    return plt, fig, ax
+
+
+def _svg(plt, fig) -> str:
+    buffer = io.StringIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def roc(curve: dict[str, Any], auroc: float | None) -> str:
+    plt, fig, ax = _figure()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=0.8, label="chance")
+    label = "model" if auroc is None else f"model (AUROC {auroc:.3f})"
+    ax.plot(curve["fpr"], curve["tpr"], color="#1f4e79", linewidth=1.5, label=label)
+    ax.set_xlabel("1 − specificity (false positive rate)")
+    ax.set_ylabel("Sensitivity (true positive rate)")
+    ax.set_title("ROC curve")
+    ax.legend(loc="lower right", fontsize=7)
+    return _svg(plt, fig)
+
+
+def pr(curve: dict[str, Any], auprc: float | None, prevalence: float | None) -> str:
+    plt, fig, ax = _figure()
+    if prevalence is not None:
+        ax.axhline(prevalence, linestyle="--", color="0.6", linewidth=0.8, label="prevalence")
+    label = "model" if auprc is None else f"model (AUPRC {auprc:.3f})"
+    ax.step(
+        curve["recall"],
+        curve["precision"],
+        where="post",
+        color="#1f4e79",
+        linewidth=1.5,
+        label=label,
+    )
+    ax.set_xlabel("Sensitivity (recall)")
+    ax.set_ylabel("Positive predictive value (precision)")
+    ax.set_title("Precision–recall curve")
+    ax.legend(loc="lower left", fontsize=7)
+    return _svg(plt, fig)
+
+
+def reliability(bins: list[dict[str, Any]]) -> str:
+    plt, fig, ax = _figure()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=0.8, label="perfect calibration")
+    ax.plot(
+        [b["mean_score"] for b in bins],
+        [b["observed_fraction"] for b in bins],
+        marker="o",
+        markersize=3,
+        color="#1f4e79",
+        linewidth=1.2,
+        label="model",
+    )
+    for b in bins:
+        ax.annotate(
+            str(b["n"]),
+            (b["mean_score"], b["observed_fraction"]),
+            fontsize=6,
+            xytext=(3, -8),
+            textcoords="offset points",
+            color="0.3",
+        )
+    ax.set_xlabel("Mean predicted probability")
+    ax.set_ylabel("Observed fraction positive")
+    ax.set_title("Reliability (n per bin)")
+    ax.legend(loc="upper left", fontsize=7)
+    return _svg(plt, fig)
