@@ -1,15 +1,371 @@
-"""`samdkit comment`: not yet available; the command exists so the CLI contract is complete."""
+"""`samdkit comment`: the pull/merge-request comment, as markdown, and (when asked) the command that posts it.
+
+The markdown holds the gates' verdicts (from `--gate NAME=OUTCOME` given by the CI and the gate result files
+in reports/), the acceptance criteria of reports/evaluation.json, headline-metric deltas against the base
+branch's committed evaluation (`--base <git ref or file>`), and the model.lock change when the model
+changed. Every input is read defensively: a missing or malformed file becomes a line in the comment,
+never a failure, so the comment also explains a red pipeline.
+
+Posting is thin: `--post cml` runs `npx -y @dvcorg/cml@0.20.6 comment update --publish=false --target=pr FILE`
+(a `cml` on PATH is used as it is); `--post gh` runs `gh pr comment [N] --edit-last --create-if-none
+--body-file FILE`; `--post gitlab` POSTs the file to the merge request's notes API with curl (token read
+from stdin, never on the command line). Exit 0 unless the inputs are unusable (2) or posting fails (1).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
-from samdkit.errors import NotYetAvailable
+from samdkit import __version__, atomic
+from samdkit.errors import UserError
+from samdkit.project import load_project
+
+CML_VERSION = "0.20.6"
+MARKER = "<!-- samdkit:pr-comment -->"
+HEADLINE = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "f1", "auroc", "auprc")
+PASSED = {"success", "pass", "passed", "ok", "0"}
+FAILED = {"failure", "fail", "failed", "error", "1"}
+NOT_RUN = {"skipped", "cancelled", "", "not run", "manual"}
+POST_MODES = ("none", "cml", "gh", "gitlab")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Build the pull/merge-request comment (gates' verdicts, acceptance criteria, metric deltas against "
+        "the base branch, lock change) as markdown, write it atomically, and post it when asked."
+    )
+    parser.add_argument("--output", help="markdown file to write (default: reports/pr-comment.md)")
+    parser.add_argument(
+        "--base",
+        metavar="REF_OR_FILE",
+        help="git ref (e.g. origin/main) or evaluation JSON of the base branch",
+    )
+    parser.add_argument(
+        "--gate",
+        action="append",
+        default=[],
+        metavar="NAME=OUTCOME",
+        help="a gate's outcome from the CI (success, failure, skipped, cancelled); repeatable",
+    )
+    parser.add_argument(
+        "--post", choices=POST_MODES, default="none", help="how to post it (default: none)"
+    )
+    parser.add_argument(
+        "--post-only", action="store_true", help="post --output as it is; do not rebuild it"
+    )
+    parser.add_argument("--pr", help="pull/merge request number (default: from the CI environment)")
     parser.add_argument("--format", choices=("text", "json", "github"), default="text")
 
 
+# --------------------------------------------------------------------------- reading, defensively
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    if not path.is_file():
+        return None, f"`{path.name}` not found"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"`{path.name}` unreadable ({type(exc).__name__})"
+
+
+def _git_show(root: Path, ref: str, rel: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "show", f"{ref}:./{rel}"], capture_output=True, check=False
+        )
+    except OSError:
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", "replace")
+
+
+def _base_evaluation(root: Path, base: str | None, rel: str) -> tuple[Any, str]:
+    """(base evaluation or None, a label saying where it came from or why it is missing)."""
+    if not base:
+        return None, "no base given"
+    path = Path(base)
+    if path.is_file():
+        data, problem = _read_json(path)
+        return data, problem or f"`{base}`"
+    text = _git_show(root, base, rel)
+    if text is None:
+        return None, f"`{base}` has no committed `{rel}`"
+    try:
+        return json.loads(text), f"`{base}:{rel}`"
+    except json.JSONDecodeError:
+        return None, f"`{base}:{rel}` is not valid JSON"
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _metric_value(evaluation: Any, name: str) -> float | None:
+    entry = _dig(evaluation, "overall", name)
+    if entry is None:
+        entry = _dig(evaluation, "overall", "metrics", name)
+    value = entry.get("value") if isinstance(entry, dict) else entry
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _icon(verdict: str) -> str:
+    return {"PASS": "✅ pass", "FAIL": "❌ fail", "NOT RUN": "⏭️ not run"}.get(
+        verdict, f"❔ {verdict.lower()}"
+    )
+
+
+def _outcome(value: str) -> str:
+    value = value.strip().lower()
+    if value in PASSED:
+        return "PASS"
+    if value in FAILED:
+        return "FAIL"
+    if value in NOT_RUN:
+        return "NOT RUN"
+    return value.upper()
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str, str]]]:
+    rows: dict[str, tuple[str, str]] = {}
+    for item in args.gate:
+        name, sep, outcome = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--gate {item!r}: expected NAME=OUTCOME")
+        rows[name.strip()] = (_outcome(outcome), "")
+    files = {
+        "lint": project.root / "reports" / "lint.json",
+        "data check": project.path("data_check"),
+        "verify-lock": project.root / "reports" / "verify-lock.json",
+    }
+    for name, path in files.items():
+        data, _ = _read_json(path)
+        if not isinstance(data, dict):
+            continue
+        verdict = str(data.get("verdict") or "").upper()
+        summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
+        detail = ", ".join(
+            f"{k}: {v}" for k, v in sorted(summary.items()) if isinstance(v, int | float | str)
+        )
+        current = rows.get(name)
+        if current is None and verdict in ("PASS", "FAIL"):
+            rows[name] = (verdict, detail)
+        elif current is not None:
+            rows[name] = (current[0], detail[:200])
+    lines = ["| gate | verdict | detail |", "|---|---|---|"]
+    lines += [f"| {name} | {_icon(v)} | {d} |" for name, (v, d) in rows.items()]
+    return (lines if rows else ["_No gate results were given._"]), [
+        (n, v) for n, (v, _) in rows.items()
+    ]
+
+
+def _criteria(evaluation: Any, problem: str | None) -> list[str]:
+    if evaluation is None:
+        return [f"_No evaluation: {problem}._"]
+    rows = evaluation.get("criteria") if isinstance(evaluation, dict) else None
+    if not isinstance(rows, list) or not rows:
+        return ["_The evaluation lists no acceptance criteria._"]
+    lines = ["| id | criterion | subgroup | observed | result |", "|---|---|---|---|---|"]
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        result = str(row.get("result", "?")).upper()
+        text = str(row.get("criterion") or row.get("text") or "").replace("|", "\\|")
+        lines.append(
+            f"| {row.get('id', '?')} | {text} | {row.get('subgroup') or 'all'} | "
+            f"{_fmt(row.get('observed'))} | {_icon(result)} |"
+        )
+    summary = evaluation.get("summary") if isinstance(evaluation.get("summary"), dict) else {}
+    if summary:
+        lines.append("")
+        lines.append(
+            f"{summary.get('passed', '?')} of {summary.get('criteria', '?')} criteria passed."
+        )
+    return lines
+
+
+def _deltas(evaluation: Any, base: Any, label: str) -> list[str]:
+    if evaluation is None:
+        return ["_No evaluation of this change._"]
+    names = evaluation.get("headline_metrics") if isinstance(evaluation, dict) else None
+    names = [n for n in (names if isinstance(names, list) else HEADLINE) if isinstance(n, str)]
+    lines = [f"Base: {label}.", "", "| metric | base | this change | Δ |", "|---|---|---|---|"]
+    for name in names:
+        new, old = _metric_value(evaluation, name), _metric_value(base, name)
+        delta = "—" if new is None or old is None else f"{new - old:+.3f}"
+        lines.append(f"| {name} | {_fmt(old)} | {_fmt(new)} | {delta} |")
+    return lines
+
+
+def _lock_change(root: Path, base: str | None, lock_path: Path) -> list[str]:
+    """Lines describing how model.lock changed against the base ref (empty when unchanged or unknown)."""
+    if not base or Path(base).is_file() or not lock_path.is_file():
+        return []
+    rel = (
+        lock_path.relative_to(root).as_posix() if lock_path.is_relative_to(root) else lock_path.name
+    )
+    old_text = _git_show(root, base, rel)
+    if old_text is None:
+        return [f"`{rel}` is new in this change (no committed lock on `{base}`)."]
+    new_text = lock_path.read_text(encoding="utf-8", errors="replace")
+    if old_text == new_text:
+        return []
+    try:  # the lock engineer's diff, when present; else say only that it changed
+        from samdkit import lock_diff, lockfile
+
+        changes = lock_diff.diff_locks(
+            lockfile.parse(old_text, f"{base}:{rel}"), lockfile.parse(new_text, rel)
+        )
+        changed = lock_diff.model_changed(changes)
+        text = lock_diff.render(changes, "text", base=f"{base}:{rel}", current=rel)
+    except Exception as exc:  # a malformed lock must not stop the comment
+        return [f"`{rel}` changed against `{base}` (details unavailable: {type(exc).__name__})."]
+    head = (
+        "The **model changed**"
+        if changed
+        else "The model is unchanged; the lock's metadata changed"
+    )
+    return [f"{head} against `{base}`:", "", "```", text.strip(), "```"]
+
+
+def build(args: argparse.Namespace, project) -> tuple[str, str]:
+    """(markdown, overall verdict)."""
+    eval_path = project.path("evaluation")
+    evaluation, problem = _read_json(eval_path)
+    if evaluation is not None and not isinstance(evaluation, dict):
+        evaluation, problem = None, f"`{eval_path.name}` is not a JSON object"
+    gate_lines, gates = _gates(args, project)
+    verdicts = [v for _, v in gates]
+    eval_verdict = str(evaluation.get("verdict", "")).upper() if evaluation else ""
+    if eval_verdict:
+        verdicts.append(eval_verdict)
+    overall = "FAIL" if "FAIL" in verdicts else ("PASS" if verdicts else "UNKNOWN")
+    rel_eval = (
+        eval_path.relative_to(project.root).as_posix()
+        if eval_path.is_relative_to(project.root)
+        else eval_path.name
+    )
+    base, label = _base_evaluation(project.root, args.base, rel_eval)
+    title = {"PASS": "✅ all gates passed", "FAIL": "❌ a gate failed"}.get(
+        overall, "❔ no verdict"
+    )
+    parts = [MARKER, f"## samdkit: {title}", "", "### Gates", "", *gate_lines, ""]
+    parts += ["### Acceptance criteria", "", *_criteria(evaluation, problem), ""]
+    parts += ["### Metrics against the base branch", "", *_deltas(evaluation, base, label), ""]
+    lock = _lock_change(project.root, args.base, project.path("model_lock"))
+    if lock:
+        parts += ["### Model lock", "", *lock, ""]
+    parts.append(f"<sub>samdkit {__version__} · `samdkit comment`</sub>")
+    return "\n".join(parts) + "\n", overall
+
+
+# --------------------------------------------------------------------------- posting
+
+
+def post_command(mode: str, file: Path, pr: str | None) -> tuple[list[str], str | None]:
+    """The exact argv that posts `file`, and what goes to its stdin (the GitLab token), for a mode."""
+    if mode == "cml":
+        tail = ["comment", "update", "--publish=false", "--target=pr", str(file)]
+        if shutil.which("cml"):
+            return ["cml", *tail], None
+        return ["npx", "-y", f"@dvcorg/cml@{CML_VERSION}", *tail], None
+    if mode == "gh":
+        target = [pr] if pr else []
+        return [
+            "gh",
+            "pr",
+            "comment",
+            *target,
+            "--edit-last",
+            "--create-if-none",
+            "--body-file",
+            str(file),
+        ], None
+    if mode == "gitlab":
+        env = os.environ
+        api, project_id = env.get("CI_API_V4_URL"), env.get("CI_PROJECT_ID")
+        iid = pr or env.get("CI_MERGE_REQUEST_IID")
+        token = env.get("GITLAB_TOKEN") or env.get("SAMDKIT_GITLAB_TOKEN")
+        missing = [
+            n
+            for n, v in (
+                ("CI_API_V4_URL", api),
+                ("CI_PROJECT_ID", project_id),
+                ("CI_MERGE_REQUEST_IID or --pr", iid),
+                ("GITLAB_TOKEN", token),
+            )
+            if not v
+        ]
+        if missing:
+            raise UserError(f"--post gitlab needs {', '.join(missing)}")
+        url = f"{api}/projects/{project_id}/merge_requests/{iid}/notes"
+        argv = [
+            "curl",
+            "--fail-with-body",
+            "-sS",
+            "-X",
+            "POST",
+            "-H",
+            "@-",
+            "--data-urlencode",
+            f"body@{file}",
+            url,
+        ]
+        return argv, f"PRIVATE-TOKEN: {token}\n"
+    raise UserError(f"--post {mode}: unknown mode")
+
+
+def post(mode: str, file: Path, pr: str | None) -> int:
+    argv, stdin = post_command(mode, file, pr)
+    print(f"samdkit comment: posting with: {' '.join(argv)}", file=sys.stderr)
+    try:
+        done = subprocess.run(argv, input=stdin, text=True, check=False)
+    except FileNotFoundError:
+        raise UserError(f"--post {mode}: {argv[0]} not found on PATH", exit_code=1) from None
+    if done.returncode != 0:
+        print(f"samdkit comment: {argv[0]} exited {done.returncode}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotYetAvailable("comment")
+    project = load_project(".")
+    output = Path(args.output) if args.output else project.path("reports") / "pr-comment.md"
+    pr = args.pr or os.environ.get("PR_NUMBER") or None
+    if args.post_only:
+        if not output.is_file():
+            raise UserError(f"{output}: file not found (build it first: samdkit comment)")
+        verdict = "UNKNOWN"
+    else:
+        markdown, verdict = build(args, project)
+        atomic.write_text(output, markdown)
+        if args.format == "json":
+            print(json.dumps({"output": str(output), "verdict": verdict}, sort_keys=True))
+        else:
+            print(f"samdkit comment: wrote {output} (verdict: {verdict})")
+    if args.post != "none":
+        return post(args.post, output, pr)
+    return 0

