@@ -50,7 +50,8 @@ ensure_venv() {  # ensure_venv DIR SPEC...  -> a Python 3.11+ venv at DIR with S
   local dir=$1
   shift
   [ -x "$dir/bin/python" ] || "$UV" venv -q --python "${SAMDKIT_PYTHON:-3.11}" "$dir"
-  "$UV" pip install -q --python "$dir/bin/python" "$@"
+  # compiled up front: imports stay fast even where PYTHONDONTWRITEBYTECODE forbids caching them later
+  "$UV" pip install -q --compile-bytecode --python "$dir/bin/python" "$@"
 }
 
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true DVC_NO_ANALYTICS=1 CODECARBON_LOG_LEVEL=error
