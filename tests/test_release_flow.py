@@ -5,12 +5,13 @@ any later change to the model or the evidence turns the verification red."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from tests.conftest import run
+from tests.conftest import BIN, project_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +50,14 @@ def test_sign_verify_and_tamper(project_copy):
     assert "DEMO" in signed.stdout
     verdict = json.loads(run(["samdkit", "verify", "--format", "json"], project).stdout)
     assert verdict["verdict"] == "PASS", verdict
+    offline = project_env(project)  # only samdkit and git: no poppler to read the PDFs' text
+    only = project.parent / "only-git"
+    only.mkdir()
+    (only / "git").symlink_to(shutil.which("git"))
+    offline["PATH"] = f"{BIN}:{only}"
+    alone = json.loads(run(["samdkit", "verify", "--format", "json"], project, env=offline).stdout)
+    assert alone["verdict"] == "PASS", alone
+    assert not [f for f in alone["findings"] if "pdftotext" in f["message"]]
     for pdf in ("clinical-validation-report.pdf", "model-card.pdf"):
         pdfsig = subprocess.run(
             ["pdfsig", str(project / "reports" / pdf)], capture_output=True, text=True

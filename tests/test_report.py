@@ -300,7 +300,10 @@ def test_model_card_exports(full):
     assert "## Quantitative analysis" in md
     card_text = pdftotext(full / "reports" / "model-card.pdf")
     assert "Model card — Breast Lesion Triage" in card_text and "Fairness" in card_text
-    assert embedded(full / "reports" / "model-card.pdf") == ["model-card.json"]
+    assert sorted(embedded(full / "reports" / "model-card.pdf")) == [
+        "evidence-digests.json",
+        "model-card.json",
+    ]
 
 
 def test_missing_evidence_degrades_to_fail(tmp_path, predictions, monkeypatch, capsys):
@@ -316,7 +319,9 @@ def test_missing_evidence_degrades_to_fail(tmp_path, predictions, monkeypatch, c
     locked = text.split("3. Locked model", 1)[1].split("4. Datasets", 1)[0]
     assert "EVIDENCE MISSING OR FAILED" in locked and "model.lock is missing" in locked
     quality = text.split("5. Data quality", 1)[1].split("6. Statistical methods", 1)[0]
-    assert "data-quality check failed" in quality and "expect_column_values_to_be_between" in quality
+    assert (
+        "data-quality check failed" in quality and "expect_column_values_to_be_between" in quality
+    )
     assert "mean_radius" in quality, "the failing column is named"
     results = text.split("7. Results", 1)[1].split("8. Calibration", 1)[0]
     assert "evaluation.json is missing" in results

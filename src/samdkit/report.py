@@ -815,6 +815,11 @@ def model_card(
     }
 
 
+def _project_relative(path: Path, root: Path) -> str:
+    """A path as the manifest names it; outside the project, its bare name (stable across folders)."""
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+
+
 def hf_front_matter(card: dict[str, Any]) -> str:
     """YAML front matter of a Hugging Face model card (model-index holds the test-set results)."""
     import yaml
@@ -1020,13 +1025,33 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.no_pdf:
         card_html = env.get_template("model-card.html.j2").render(**card_ctx)
+        provenance = card["provenance"]
+        card_digests = [
+            {"subject": subject, "path": path, "sha256": provenance[key]}
+            for subject, path, key in (
+                (
+                    "Clinical validation report (PDF as rendered, before signatures)",
+                    _project_relative(outputs["report_pdf"], project.root),
+                    "report_pdf_sha256",
+                ),
+                ("SBOM", ctx["inputs"]["sbom"]["path"], "sbom_sha256"),
+                ("Evaluation result", ctx["inputs"]["evaluation"]["path"], "evaluation_sha256"),
+            )
+            if provenance.get(key) and path
+        ]
         card_attach = [
             (
                 None,
                 outputs["card_json"].read_bytes(),
                 OUTPUT_NAMES["card_json"],
                 "Model card source",
-            )
+            ),
+            (
+                None,
+                (json.dumps(card_digests, indent=2, sort_keys=True) + "\n").encode("utf-8"),
+                "evidence-digests.json",
+                "Exactly the file digests printed in the model card, for samdkit verify",
+            ),
         ]
         _write_pdf(card_html, outputs["card_pdf"], card_attach, "Model card", project.root)
 
