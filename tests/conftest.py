@@ -100,3 +100,20 @@ def project_copy(default_project, tmp_path) -> Path:
     target = tmp_path / default_project.name
     shutil.copytree(default_project, target, symlinks=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def predictions(tmp_path_factory) -> Path:
+    """Test-split predictions of the default model (tests/factories.py), as the evaluate stage writes them."""
+    from tests.factories import write_predictions
+
+    return write_predictions(tmp_path_factory.mktemp("split"))
+
+
+def samdkit_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess: exit codes and output exactly as a user sees them."""
+    return subprocess.run(
+        [sys.executable, "-m", "samdkit", *args], cwd=cwd, capture_output=True, text=True, env=env
+    )

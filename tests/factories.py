@@ -75,3 +75,23 @@ def save_model(directory: Path, train_csv: Path, C: float = 1.0) -> Path:
         pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"],
     )
     return directory
+
+
+def write_predictions(folder: Path, threshold: float = 0.5) -> Path:
+    """reports/predictions.csv of the default model on the test split (sample_id, label, score, ...)."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    paths = write_split(folder)
+    train, test = pd.read_csv(paths["train"]), pd.read_csv(paths["test"])
+    features = feature_columns(train)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=0))
+    model.fit(train[features], train["label"])
+    out = test[["sample_id", "label", "size_tertile"]].copy()
+    out["score"] = model.predict_proba(test[features])[:, 1]
+    out["predicted"] = (out["score"] >= threshold).astype(int)
+    path = folder / "predictions.csv"
+    out[["sample_id", "label", "score", "predicted", "size_tertile"]].to_csv(path, index=False)
+    return path

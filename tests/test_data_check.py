@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from samdkit.cli import main
+from tests.conftest import samdkit_cli as samdkit
 from tests.factories import write_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,16 +39,6 @@ def project(tmp_path: Path, split: dict[str, Path], monkeypatch: pytest.MonkeyPa
     shutil.copytree(SUITES, tmp_path / "compliance" / "expectations")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def samdkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "samdkit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def test_default_data_passes_with_no_arguments(

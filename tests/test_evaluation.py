@@ -182,30 +182,6 @@ def test_plain_metric_has_no_interval(tmp_path):
 # ---------------------------------------------------------------------------------------------- the command
 
 
-@pytest.fixture(scope="module")
-def predictions(tmp_path_factory):
-    """Test-split predictions of a logistic regression on the breast-cancer split (tests/factories.py)."""
-    import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from tests.factories import feature_columns, write_split
-
-    folder = tmp_path_factory.mktemp("split")
-    paths = write_split(folder)
-    train, test = pd.read_csv(paths["train"]), pd.read_csv(paths["test"])
-    features = feature_columns(train)
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=0))
-    model.fit(train[features], train["label"])
-    out = test[["sample_id", "label", "size_tertile"]].copy()
-    out["score"] = model.predict_proba(test[features])[:, 1]
-    out["predicted"] = (out["score"] >= 0.5).astype(int)
-    path = folder / "predictions.csv"
-    out[["sample_id", "label", "score", "predicted", "size_tertile"]].to_csv(path, index=False)
-    return path
-
-
 def make_project(root: Path, predictions: Path, requirements_text: str | None = None) -> Path:
     (root / "reports").mkdir(parents=True, exist_ok=True)
     (root / "compliance").mkdir(exist_ok=True)

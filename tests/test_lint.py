@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import samdkit_cli as samdkit
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "lint"
@@ -20,16 +20,6 @@ PYPROJECT = '[project]\nname = "demo"\n\n[tool.ruff]\nline-length = 100\n'
 pytestmark = pytest.mark.skipif(
     shutil.which("uvx") is None, reason="uvx (uv) is needed for pynblint"
 )
-
-
-def samdkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "samdkit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def project(tmp_path: Path, files: dict[str, Path], settings: str = "") -> Path:
