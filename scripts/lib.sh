@@ -58,5 +58,7 @@ export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true DVC_NO_ANALYTICS=1 CODECA
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 ensure_gitlab_ci_local() {  # gitlab-ci-local 4.73.0 (the last for Node 20) into .tools/npm; act comes from the dev extra
-  [ -x .tools/npm/bin/gitlab-ci-local ] || npm install --silent --prefix .tools/npm -g gitlab-ci-local@4.73.0
+  [ -x .tools/npm/bin/gitlab-ci-local ] && return 0
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then ensure_apt_packages nodejs npm; fi
+  npm install --silent --prefix .tools/npm -g gitlab-ci-local@4.73.0
 }

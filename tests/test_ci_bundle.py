@@ -192,9 +192,8 @@ def comment_project(tmp_path) -> Path:
     (project / "reports" / "evaluation.json").write_text(json.dumps(EVALUATION))
     base = dict(EVALUATION, overall={"sensitivity": {"value": 0.9}, "auroc": {"value": 0.995}})
     (tmp_path / "base.json").write_text(json.dumps(base))
-    (project / "reports" / "data-check.json").write_text(
-        json.dumps({"verdict": "FAIL", "summary": {"passed": 3, "total": 4}})
-    )
+    # a real `samdkit check-data` result with one failed expectation (tests/data/report)
+    shutil.copy(REPO / "tests/data/report/data-check-fail.json", project / "reports/data-check.json")
     return project
 
 
@@ -211,7 +210,7 @@ def test_comment_markdown_has_gates_criteria_and_deltas(comment_project):
     assert done.returncode == 0, done.stderr
     text = (comment_project / "reports" / "pr-comment.md").read_text()
     assert "| lint | ✅ pass |" in text and "| tests | ⏭️ not run |" in text
-    assert "| data check | ❌ fail | passed: 3, total: 4 |" in text
+    assert "| data check | ❌ fail | passed: 204, total: 205 |" in text
     assert "a gate failed" in text
     assert "| AC-1 | sensitivity >= 0.9 | all | 0.950 | ✅ pass |" in text
     assert "| sensitivity | 0.900 | 0.950 | +0.050 |" in text

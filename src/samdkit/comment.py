@@ -167,6 +167,9 @@ def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str
             continue
         verdict = str(data.get("verdict") or "").upper()
         summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
+        if not verdict and isinstance(data.get("success"), bool):  # check-data's own schema
+            verdict = "PASS" if data["success"] else "FAIL"
+            summary = {k: data[k] for k in ("passed", "total") if k in data}
         detail = ", ".join(
             f"{k}: {v}" for k, v in sorted(summary.items()) if isinstance(v, int | float | str)
         )
