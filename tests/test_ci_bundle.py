@@ -193,7 +193,9 @@ def comment_project(tmp_path) -> Path:
     base = dict(EVALUATION, overall={"sensitivity": {"value": 0.9}, "auroc": {"value": 0.995}})
     (tmp_path / "base.json").write_text(json.dumps(base))
     # a real `samdkit check-data` result with one failed expectation (tests/data/report)
-    shutil.copy(REPO / "tests/data/report/data-check-fail.json", project / "reports/data-check.json")
+    shutil.copy(
+        REPO / "tests/data/report/data-check-fail.json", project / "reports/data-check.json"
+    )
     return project
 
 
