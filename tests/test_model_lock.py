@@ -546,3 +546,25 @@ def test_threshold_changed_in_params_fails(project, capsys):
     code, out, _ = run_in_process(project, capsys, "verify-lock")
     assert code == 1
     assert "[threshold] decision threshold in force is 0.35, model.lock recorded 0.5" in out
+
+
+def test_committed_lock_is_what_the_gate_verifies(project, capsys):
+    """A model.lock rewritten in the CI job (e.g. by dvc repro) cannot make the gate pass."""
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    lock = read_lock(project)
+    lock["threshold"] = 0.123  # the committed lock is wrong for this model
+    write_lock(project, lock)
+    subprocess.run(["git", "add", "model.lock"], cwd=project, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "bad lock"],
+        cwd=project,
+        check=True,
+    )
+    code, _, err = run_in_process(project, capsys, "lock")  # the job rewrites a matching lock
+    assert code == 0, err
+    code, _, _ = run_in_process(project, capsys, "verify-lock")
+    assert code == 0, "the working lock matches the model"
+    code, out, _ = run_in_process(project, capsys, "verify-lock", "--committed", "--format", "json")
+    assert code == 1
+    checks = {f["check"] for f in json.loads(out)["findings"]}
+    assert "committed-lock" in checks, "says that the working lock was rewritten"

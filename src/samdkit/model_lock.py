@@ -20,7 +20,7 @@ from typing import Any
 
 from samdkit import lock_diff, lockfile
 from samdkit.errors import UserError
-from samdkit.findings import FORMATS, render
+from samdkit.findings import FORMATS, Finding, render
 from samdkit.lock_build import build_lock
 from samdkit.lock_context import Context, Settings
 from samdkit.lock_verify import verify
@@ -65,6 +65,14 @@ def add_verify_lock_arguments(parser: argparse.ArgumentParser) -> None:
         "changed between two locks instead (exit 0)."
     )
     _common_arguments(parser)
+    parser.add_argument(
+        "--committed",
+        nargs="?",
+        const="HEAD",
+        metavar="REF",
+        help="verify the lock as committed at REF (default HEAD), so a model.lock rewritten in the "
+        "job (e.g. by dvc repro re-running the lock stage) cannot make the gate pass",
+    )
     parser.add_argument(
         "--against",
         metavar="REF_OR_FILE",
@@ -166,6 +174,21 @@ def run_verify_lock(args: argparse.Namespace) -> int:
         changes = lock_diff.diff_locks(base, lock)
         print(lock_diff.render(changes, args.format, base=label, current=ctx.rel(ctx.lock_path)))
         return 0
+    notes: list[Finding] = []
+    if args.committed:
+        committed, label = _read_against(ctx, args.committed)
+        if committed != lock:
+            notes.append(
+                Finding(
+                    "committed-lock",
+                    f"{ctx.rel(ctx.lock_path)} differs from {label} (rewritten in this job?); "
+                    f"verifying {label}",
+                    file=ctx.rel(ctx.lock_path),
+                    severity="warning",
+                )
+            )
+        lock = committed
     findings, summary = verify(ctx, lock)
+    findings = notes + findings
     print(render(findings, args.format, title="samdkit verify-lock", summary=summary))
     return 1 if any(f.severity == "error" for f in findings) else 0
