@@ -52,9 +52,8 @@ def test_demo_command_runs_the_main_job(tmp_path):
     (project,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert f"The scaffolded project is {project}" in result.stdout
     assert (project / "mlflow.db").is_file() and (project / "reports/emissions.csv").is_file()
-    listed = re.findall(
-        r"(/\S+\.(?:pdf|json|csv|lock|db|yaml))\b", result.stdout.split("Demo finished.")[1]
-    )
+    summary = result.stdout.split("Demo finished.")[1]
+    listed = re.findall(r"(?<=\s)(/\S+\.(?:pdf|json|csv|lock|db|yaml))\b", summary)
     assert len(listed) >= 12
     for path in listed:
         assert Path(path).exists(), f"the demo points at {path}, which does not exist"
