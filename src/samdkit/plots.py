@@ -12,30 +12,29 @@ from typing import Any
 
 
 def _figure():
+    """A bare Figure on the SVG canvas: pyplot (and its 2-3 s of GUI set-up) is never imported."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"svg.hashsalt": "samdkit", "svg.fonttype": "none", "font.size": 8})
-    fig, ax = plt.subplots(figsize=(3.1, 3.0), dpi=100)
+    matplotlib.rcParams.update({"svg.hashsalt": "samdkit", "svg.fonttype": "none", "font.size": 8})
+    fig = Figure(figsize=(3.1, 3.0), dpi=100)
+    ax = fig.subplots()
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.grid(True, linewidth=0.4, alpha=0.5)
     ax.set_aspect("equal")
-    return plt, fig, ax
+    return fig, ax
 
 
-def _svg(plt, fig) -> str:
+def _svg(fig) -> str:
     buffer = io.StringIO()
     fig.tight_layout()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
     return buffer.getvalue()
 
 
 def roc(curve: dict[str, Any], auroc: float | None) -> str:
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=0.8, label="chance")
     label = "model" if auroc is None else f"model (AUROC {auroc:.3f})"
     ax.plot(curve["fpr"], curve["tpr"], color="#1f4e79", linewidth=1.5, label=label)
@@ -43,11 +42,11 @@ def roc(curve: dict[str, Any], auroc: float | None) -> str:
     ax.set_ylabel("Sensitivity (true positive rate)")
     ax.set_title("ROC curve")
     ax.legend(loc="lower right", fontsize=7)
-    return _svg(plt, fig)
+    return _svg(fig)
 
 
 def pr(curve: dict[str, Any], auprc: float | None, prevalence: float | None) -> str:
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     if prevalence is not None:
         ax.axhline(prevalence, linestyle="--", color="0.6", linewidth=0.8, label="prevalence")
     label = "model" if auprc is None else f"model (AUPRC {auprc:.3f})"
@@ -63,11 +62,11 @@ def pr(curve: dict[str, Any], auprc: float | None, prevalence: float | None) -> 
     ax.set_ylabel("Positive predictive value (precision)")
     ax.set_title("Precision–recall curve")
     ax.legend(loc="lower left", fontsize=7)
-    return _svg(plt, fig)
+    return _svg(fig)
 
 
 def reliability(bins: list[dict[str, Any]]) -> str:
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=0.8, label="perfect calibration")
     ax.plot(
         [b["mean_score"] for b in bins],
@@ -91,4 +90,4 @@ def reliability(bins: list[dict[str, Any]]) -> str:
     ax.set_ylabel("Observed fraction positive")
     ax.set_title("Reliability (n per bin)")
     ax.legend(loc="upper left", fontsize=7)
-    return _svg(plt, fig)
+    return _svg(fig)
