@@ -57,6 +57,6 @@ def test_demo_command_runs_the_main_job(tmp_path):
     assert len(listed) >= 12
     for path in listed:
         assert Path(path).exists(), f"the demo points at {path}, which does not exist"
-    for step in ("verify-lock", "sign the report", "verify, as an auditor", "pdfsig"):
+    for step in ("verify-lock", "sign the report", "verify, as an auditor", "independent check"):
         assert f"==> {step}" in result.stdout
     assert "samdkit verify: PASS" in result.stdout
