@@ -21,7 +21,12 @@ BIN = Path(sys.executable).parent
 
 def project_env(project: Path) -> dict[str, str]:
     """The environment a generated project's commands run in: this venv first, its src importable."""
-    env = dict(os.environ)
+    # a tracking or registry URI left by an in-process MLflow test must not redirect a project's runs
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(project / "src")
     env.setdefault("SOURCE_DATE_EPOCH", "1767225600")

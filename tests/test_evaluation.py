@@ -303,8 +303,12 @@ def test_metrics_logged_to_the_mlflow_run(tmp_path, predictions, monkeypatch, ca
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
-    with mlflow.start_run() as active:
-        run_id = active.info.run_id
+    try:
+        with mlflow.start_run() as active:
+            run_id = active.info.run_id
+    finally:  # MLflow keeps the URI in a global and in os.environ: leave neither behind
+        mlflow.set_tracking_uri("")
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     (tmp_path / "reports" / "train_run.json").write_text(
         json.dumps({"run_id": run_id, "tracking_uri": uri})
     )

@@ -472,8 +472,11 @@ def test_lock_tags_the_registered_model_version(project):
         with mlflow.start_run() as run:
             mlflow.log_artifacts(str(project / "models/model"), "model")
         version = mlflow.register_model(f"runs:/{run.info.run_id}/model", "demo")
-    finally:
+    finally:  # MLflow keeps both URIs in globals and in os.environ: leave neither behind
         mlflow.set_tracking_uri("")
+        mlflow.set_registry_uri("")
+        for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            os.environ.pop(key, None)
     train_run = {
         "run_id": run.info.run_id,
         "model_name": "demo",

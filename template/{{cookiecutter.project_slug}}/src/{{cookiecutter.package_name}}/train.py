@@ -97,7 +97,9 @@ def main() -> None:
     options = model_save_options(pipeline, x)
     save_local(pipeline, options)
 
+    # the project's own store for runs and registry alike, whatever MLFLOW_* the shell carries
     mlflow.set_tracking_uri(tracking["tracking_uri"])
+    mlflow.set_registry_uri(tracking["tracking_uri"])
     mlflow.set_experiment(tracking["experiment"])
     with mlflow.start_run() as run:
         mlflow.log_params({f"train.{k}": v for k, v in train_params.items()})
