@@ -316,21 +316,39 @@ def ci_project(tmp_path_factory) -> dict:
     return {"project": project, "root": root}
 
 
-def run_act(project: Path, work: Path, event: str = "pull_request") -> tuple[int, str, Path]:
+def run_act(
+    project: Path,
+    work: Path,
+    event: str = "pull_request",
+    workflow: str = ".github/workflows/pull-request.yml",
+    payload: dict | None = None,
+    secrets: dict[str, str] | None = None,
+) -> tuple[int, str, Path]:
+    """Run one workflow of `project` with act; stand-ins record into work/record, artifacts go to work/artifacts.
+
+    `secrets` reach act through a 0600 secret file (never on a command line)."""
     record, artifacts, stub_bin = work / "record", work / "artifacts", work / "stub-bin"
     for d in (record, artifacts, stub_bin):
         d.mkdir(parents=True, exist_ok=True)
     for name in ("npx", "gh"):
         if not (stub_bin / name).exists():
             (stub_bin / name).symlink_to(STUBS / "bin" / "record")
-    payload = {"pull_request": {"number": 7, "head": {"ref": "change"}, "base": {"ref": "main"}}}
+    if payload is None:
+        payload = {
+            "pull_request": {"number": 7, "head": {"ref": "change"}, "base": {"ref": "main"}}
+        }
     (work / "event.json").write_text(json.dumps(payload))
     cmd = [
-        str(ACT), event, "-W", ".github/workflows/pull-request.yml",
+        str(ACT), event, "-W", workflow,
         "-P", "ubuntu-latest=-self-hosted", "-e", str(work / "event.json"),
         "--local-repository", f"OWNER/samdkit@v1={REPO}",
         "--env", f"SAMDKIT_STUB_ARTIFACTS={artifacts}", "--env", f"SAMDKIT_STUB_RECORD={record}",
     ]  # fmt: skip
+    if secrets:
+        secret_file = work / "secrets.env"
+        secret_file.touch(mode=0o600)
+        secret_file.write_text("".join(f"{k}={v}\n" for k, v in secrets.items()))
+        cmd += ["--secret-file", str(secret_file)]
     for ref, stub in STUB_ACTIONS.items():
         cmd += ["--local-repository", f"{ref}={STUBS / stub}"]
     uv = shutil.which("uv")
