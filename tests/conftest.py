@@ -50,24 +50,26 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
     return result
 
 
+def git(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """git in a generated project, as a test author with no global git identity."""
+    identity = ["-c", "user.name=samdkit tests", "-c", "user.email=tests@samdkit.invalid"]
+    return run(["git", *identity, *args], project)
+
+
 def commit_all(project: Path, message: str) -> None:
     """Commit everything git tracks in a generated project (DVC keeps data and model out of git)."""
-    run(["git", "add", "-A"], project)
-    run(
-        [
-            "git",
-            "-c",
-            "user.name=samdkit tests",
-            "-c",
-            "user.email=tests@samdkit.invalid",
-            "commit",
-            "-q",
-            "--no-verify",
-            "-m",
-            message,
-        ],
-        project,
-    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "--no-verify", "-m", message)
+
+
+def published_project(root: Path, ci_platform: str) -> Path:
+    """A baked project as its team pushes it: pipeline run, data and model on a (local) DVC remote."""
+    project = bake_project(root, ci_platform=ci_platform)
+    run(["dvc", "repro"], project)
+    run(["dvc", "remote", "add", "-d", "store", str(root / "dvc-store")], project)
+    run(["dvc", "push", "-q"], project)
+    commit_all(project, "baseline")
+    return project
 
 
 def bake_project(output_dir: Path, **context: str) -> Path:

