@@ -8,12 +8,14 @@ test asserts the exact posting command and the markdown it would post.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -306,6 +308,22 @@ def ci_project(tmp_path_factory) -> dict:
     return {"project": published_project(root, "github"), "root": root}
 
 
+@functools.cache
+def lean_checkout() -> Path:
+    """This checkout without its environments and caches: act copies a local repository whole, per run."""
+    target = Path(tempfile.mkdtemp(prefix="samdkit-act-source-")) / "samdkit"
+    shutil.copytree(
+        REPO,
+        target,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".demo-venv", ".tools", "demo-runs", "build", "dist", "results",
+            "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules", "*.egg-info",
+        ),
+    )  # fmt: skip
+    return target
+
+
 def run_act(
     project: Path,
     work: Path,
@@ -331,7 +349,7 @@ def run_act(
     cmd = [
         str(ACT), event, "-W", workflow,
         "-P", "ubuntu-latest=-self-hosted", "-e", str(work / "event.json"),
-        "--local-repository", f"OWNER/samdkit@v1={REPO}",
+        "--local-repository", f"OWNER/samdkit@v1={lean_checkout()}",
         "--env", f"SAMDKIT_STUB_ARTIFACTS={artifacts}", "--env", f"SAMDKIT_STUB_RECORD={record}",
     ]  # fmt: skip
     if secrets:
@@ -348,7 +366,15 @@ def run_act(
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(stub_bin), "/usr/local/bin", "/usr/bin", "/bin"])
     env.pop("VIRTUAL_ENV", None)
-    done = subprocess.run(cmd, cwd=project, env=env, text=True, capture_output=True, timeout=1500)
+    act_cache = Path.home() / ".cache" / "act"
+    before = set(act_cache.iterdir()) if act_cache.is_dir() else set()
+    try:
+        done = subprocess.run(
+            cmd, cwd=project, env=env, text=True, capture_output=True, timeout=1500
+        )
+    finally:  # each run leaves its job folders and RUNNER_TEMP venvs (about 1 GB) behind
+        for leftover in (set(act_cache.iterdir()) if act_cache.is_dir() else set()) - before:
+            shutil.rmtree(leftover, ignore_errors=True)
     return done.returncode, done.stdout + done.stderr, record
 
 
