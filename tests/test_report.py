@@ -104,36 +104,13 @@ def full(tmp_path_factory, predictions):
     mp.undo()
     reports = root / "reports"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "pdftoppm",
-            "-r",
-            "70",
-            "-png",
-            "-f",
-            "1",
-            "-l",
-            "4",
-            str(reports / "clinical-validation-report.pdf"),
-            str(ARTIFACTS / "clinical-validation-report"),
-        ],
-        check=True,
-    )
-    subprocess.run(
-        [
-            "pdftoppm",
-            "-r",
-            "70",
-            "-png",
-            "-f",
-            "1",
-            "-l",
-            "2",
-            str(reports / "model-card.pdf"),
-            str(ARTIFACTS / "model-card"),
-        ],
-        check=True,
-    )
+    # first pages as PNG, for a person to look at (test artefact folder)
+    for name, last_page in (("clinical-validation-report", 4), ("model-card", 2)):
+        subprocess.run(
+            ["pdftoppm", "-r", "70", "-png", "-f", "1", "-l", str(last_page),
+             str(reports / f"{name}.pdf"), str(ARTIFACTS / name)],
+            check=True,
+        )  # fmt: skip
     return root
 
 

@@ -289,21 +289,16 @@ def check_pdf(path: Path, rel: str, roots: list[Any], findings: list[Finding]) -
             )
             continue
         detail = {"signature": index, "field": sig.field_name}
-        if not status.intact:
-            findings.append(
-                Finding(
-                    check,
-                    f"{label}: modified: the signed bytes changed after signing (digest mismatch)",
-                    file=rel,
-                    detail={**detail, "status": "modified"},
-                )
+        if not (status.intact and status.valid):
+            why = (
+                "the signed bytes changed after signing (digest mismatch)"
+                if not status.intact
+                else "the cryptographic signature does not verify"
             )
-            continue
-        if not status.valid:
             findings.append(
                 Finding(
                     check,
-                    f"{label}: modified: the cryptographic signature does not verify",
+                    f"{label}: modified: {why}",
                     file=rel,
                     detail={**detail, "status": "modified"},
                 )
