@@ -1,7 +1,8 @@
 # Shared by scripts/demo and scripts/test: visible, timed steps; apt packages; uv; one virtual environment.
 # shellcheck shell=bash
 
-APT_PACKAGES=(git libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils rsync)
+# libharfbuzz-subset0: weasyprint subsets fonts with it (fontTools instead is slower and deprecated)
+APT_PACKAGES=(git libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils rsync)
 
 step() {  # step "what runs" command args...  -> prints the step and how long it took
   local label=$1 start=$SECONDS
@@ -47,11 +48,19 @@ ensure_uv() {  # sets UV: uv on PATH, else a private copy in .tools/ (pip in a v
 }
 
 ensure_venv() {  # ensure_venv DIR SPEC...  -> a Python 3.11+ venv at DIR with SPEC installed by uv
-  local dir=$1
+  local dir=$1 marker=$1/.bytecode-compiled
   shift
-  [ -x "$dir/bin/python" ] || "$UV" venv -q --python "${SAMDKIT_PYTHON:-3.11}" "$dir"
+  if [ ! -x "$dir/bin/python" ]; then
+    "$UV" venv -q --python "${SAMDKIT_PYTHON:-3.11}" "$dir"
+    touch "$marker"  # everything in it will come from the install below, compiled by uv
+  fi
   # compiled up front: imports stay fast even where PYTHONDONTWRITEBYTECODE forbids caching them later
   "$UV" pip install -q --compile-bytecode --python "$dir/bin/python" "$@"
+  if [ ! -e "$marker" ]; then  # a venv from before: uv compiled only what it installed just now
+    "$dir/bin/python" -m compileall -q -j 0 \
+      "$("$dir/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null 2>&1 || true
+    touch "$marker"
+  fi
 }
 
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true DVC_NO_ANALYTICS=1 CODECARBON_LOG_LEVEL=error

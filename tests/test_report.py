@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -328,3 +329,34 @@ def test_two_renders_are_byte_identical(full, tmp_path, monkeypatch):
         "model-card.md",
     ):
         assert (outputs[0] / name).read_bytes() == (outputs[1] / name).read_bytes(), name
+
+
+def test_plots_drawn_in_a_worker_process_are_the_ones_drawn_in_process(full):
+    """`samdkit report` draws its plots in a forked worker; the SVGs must not depend on where they are drawn."""
+    import sys
+
+    overall = json.loads((full / "reports" / "evaluation.json").read_text())["overall"]
+    code = (
+        "import json, sys; from samdkit import plots; overall = json.load(sys.stdin); "
+        "print(json.dumps([plots.start(overall).result(), plots.figures(overall)]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=json.dumps(overall), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    worker, here = json.loads(done.stdout)
+    assert set(worker) == {"roc", "pr", "calibration"}
+    assert worker == here
+    html = (full / "reports" / "clinical-validation-report.html").read_text()
+    for name, svg in worker.items():
+        assert (full / "reports" / "figures" / f"{name}.svg").read_text() == svg
+        assert base64.b64encode(svg.encode()).decode() in html, name
+
+
+def test_soup_list_names_every_sbom_component(full):
+    sbom = json.loads((full / "reports" / "sbom.cdx.json").read_text())
+    names = {c["name"] for c in sbom["components"]}
+    text = pdftotext(full / "reports" / "clinical-validation-report.pdf")
+    soup = text[text.index("SOUP list") : text.index("13. Residual anomalies")]
+    assert len(names) > 50
+    assert not [n for n in names if n not in soup]

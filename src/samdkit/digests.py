@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import namedtuple
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from samdkit.errors import UserError
@@ -30,13 +29,13 @@ ALGORITHM = "sha256"
 BUFFER_SIZE = 1 << 20
 
 
-@dataclass(frozen=True)
-class FileDigest:
-    """One file of an artifact: its path relative to the artifact root, SHA-256 and size in bytes."""
+class FileDigest(namedtuple("FileDigest", "path sha256 size")):
+    """One file of an artifact: its path relative to the artifact root, SHA-256 and size in bytes.
 
-    path: str
-    sha256: str
-    size: int
+    A named tuple, not a dataclass: dataclasses imports inspect (~13 ms), a tenth of hashing 100 MiB.
+    """
+
+    __slots__ = ()
 
     def as_dict(self) -> dict[str, object]:
         return {"path": self.path, "sha256": self.sha256, "size": self.size}
@@ -89,6 +88,9 @@ def tree_digests(root: str | os.PathLike[str], workers: int | None = None) -> li
 
     if workers == 1:
         return [one(name) for name in names]
+    # imported here: concurrent.futures pulls in logging (~12 ms), a third of a one-file lock's start-up
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="samdkit-hash") as pool:
         return list(pool.map(one, names))
 

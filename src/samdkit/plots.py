@@ -3,12 +3,53 @@
 
 The plots are drawn from reports/evaluation.json (curves and calibration bins), so the report needs no
 predictions. SVG ids are salted with a constant and the date metadata is dropped: same input, same bytes.
+`start` draws them in a second process (matplotlib's import and drawing take ~0.6 s) while the report
+imports weasyprint and gathers the rest of the evidence on the other core.
 """
 
 from __future__ import annotations
 
 import io
+import sys
+from concurrent.futures import Future
 from typing import Any
+
+
+def figures(overall: dict[str, Any]) -> dict[str, str]:
+    """The SVG of every plot the evaluation's overall section has data for, by name."""
+    curves = overall.get("curves", {})
+    metrics = overall.get("metrics", {})
+    out = {}
+    if curves.get("roc"):
+        out["roc"] = roc(curves["roc"], (metrics.get("auroc") or {}).get("value"))
+    if curves.get("pr"):
+        out["pr"] = pr(
+            curves["pr"],
+            (metrics.get("auprc") or {}).get("value"),
+            (metrics.get("prevalence") or {}).get("value"),
+        )
+    bins = overall.get("calibration", {}).get("bins")
+    if bins:
+        out["calibration"] = reliability(bins)
+    return out
+
+
+def start(overall: dict[str, Any]) -> Future[dict[str, str]]:
+    """`figures(overall)` in a forked worker process; drawn in this process where fork is unavailable."""
+    import threading
+
+    done: Future[dict[str, str]] = Future()
+    if sys.platform != "linux" or threading.active_count() > 1:
+        # fork is unsafe beside other threads and on macOS, absent on Windows: draw in this process
+        done.set_result(figures(overall))
+        return done
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    running = pool.submit(figures, overall)
+    pool.shutdown(wait=False)
+    return running
 
 
 def _figure():

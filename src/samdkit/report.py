@@ -18,12 +18,15 @@ import json
 import platform
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from samdkit import __version__, atomic
 from samdkit.errors import UserError
 from samdkit.evidence import Evidence, Gaps, ci_info, find, git_info, load, scalars, sha256_file
 from samdkit.project import Project, load_project
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 SECTIONS = [
     ("0", "Control block"),
@@ -448,29 +451,14 @@ def build(
             )
 
     # 6–11 from the evaluation
-    plots = {}
-    figures: dict[str, str] = {}
+    figures: Future[dict[str, str]] | None = None
     if evaluation is None:
         for sec in ("6", "7", "8", "9", "10"):
             gaps.add(sec, f"{ev['evaluation'].rel} is missing: run samdkit evaluate")
     else:
         from samdkit import plots as plotting
 
-        overall = evaluation.get("overall", {})
-        curves = overall.get("curves", {})
-        m = overall.get("metrics", {})
-        if curves.get("roc"):
-            figures["roc"] = plotting.roc(curves["roc"], (m.get("auroc") or {}).get("value"))
-        if curves.get("pr"):
-            figures["pr"] = plotting.pr(
-                curves["pr"],
-                (m.get("auprc") or {}).get("value"),
-                (m.get("prevalence") or {}).get("value"),
-            )
-        bins = overall.get("calibration", {}).get("bins")
-        if bins:
-            figures["calibration"] = plotting.reliability(bins)
-        plots = {k: _svg_uri(v) for k, v in figures.items()}
+        figures = plotting.start(evaluation.get("overall", {}))  # drawn on the other core meanwhile
         if evaluation.get("verdict") != "PASS":
             failed = [
                 c["id"] + (f" [{c['subgroup']}]" if c.get("subgroup") else "")
@@ -663,7 +651,6 @@ def build(
         },
         "data_quality": dq,
         "evaluation": evaluation,
-        "plots": plots,
         "traceability": trace,
         "risks": list(risks.values()),
         "environment": {
@@ -963,16 +950,17 @@ def run(args: argparse.Namespace) -> int:
         return error
 
     ctx = build(project, args, out_dir, sbom_path, wait_sbom)
-    figures = ctx.pop("_figures")
+    pending = ctx.pop("_figures")
+    figures = pending.result() if pending else {}
+    plots = {k: _svg_uri(v) for k, v in figures.items()}
     env = _environment(project)
     css = env.get_template("report.css").render()
     fig_dir = out_dir / "figures"
     for key, svg in figures.items():
         atomic.write_text(fig_dir / f"{key}.svg", svg)
 
-    report_json = {k: v for k, v in ctx.items() if k != "plots"}
-    atomic.write_json(outputs["report_json"], report_json)
-    html = env.get_template("report.html.j2").render(**ctx, css=css)
+    atomic.write_json(outputs["report_json"], ctx)
+    html = env.get_template("report.html.j2").render(**ctx, plots=plots, css=css)
     atomic.write_text(outputs["report_html"], html)
     md = env.get_template("report.md.j2").render(**ctx, figures=sorted(figures))
     atomic.write_text(outputs["report_md"], md)
