@@ -148,6 +148,25 @@ def test_bad_data_fails_naming_each_expectation(
     assert out.strip().splitlines()[-1].startswith("samdkit check-data: FAIL")
 
 
+def test_suites_validated_in_forked_workers_equal_the_ones_validated_in_order(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """check-data validates one suite per core; the result must not depend on it."""
+    from samdkit import parallel
+
+    (project / "data" / "prepared" / "test.csv").write_text(
+        (project / "data" / "prepared" / "test.csv").read_text().replace(",0\n", ",5\n", 3)
+    )  # a few unknown labels: failures must come back from the workers too
+    done = samdkit("check-data", "--format", "json", cwd=project)  # a fresh one-thread process
+    assert done.returncode == 1, done.stderr
+    forked = (project / "reports" / "data-check.json").read_text(encoding="utf-8")
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    assert main(["check-data", "--format", "json"]) == 1
+    ordered = (project / "reports" / "data-check.json").read_text(encoding="utf-8")
+    assert json.loads(forked)["passed"] < json.loads(forked)["total"]
+    assert forked == ordered
+
+
 def test_init_drafts_a_suite_that_validates_the_same_data(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -230,6 +230,27 @@ def test_evaluate_writes_json_that_agrees_with_sklearn(tmp_path, predictions, mo
     assert small["metrics"]["sensitivity"]["note"] == "undefined: denominator is 0"
 
 
+def test_evaluation_spread_over_cores_equals_the_one_computed_in_order(
+    tmp_path, predictions, monkeypatch
+):
+    """The CLI bootstraps overall and each subgroup in forked workers; the document must not change."""
+    from samdkit import parallel
+    from tests.conftest import samdkit_cli
+
+    forked, ordered = make_project(tmp_path / "forked", predictions), tmp_path / "ordered"
+    make_project(ordered, predictions)
+    done = samdkit_cli(
+        "evaluate", "--no-mlflow", cwd=forked
+    )  # a fresh one-thread process: it forks
+    assert done.returncode == 0, done.stderr
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    monkeypatch.chdir(ordered)
+    assert main(["evaluate", "--no-mlflow"]) == 0
+    doc = json.loads((forked / "reports" / "evaluation.json").read_text())
+    assert len(doc["subgroups"]) == 3
+    assert doc == json.loads((ordered / "reports" / "evaluation.json").read_text())
+
+
 def test_criterion_on_undefined_metric_fails(tmp_path, predictions, monkeypatch):
     text = (
         (DATA / "requirements.yaml").read_text().replace("metric: accuracy", "metric: sensitivity")

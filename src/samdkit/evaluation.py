@@ -121,6 +121,7 @@ def read_predictions(path: Path, threshold: float | None):
 
 
 def _entry(frame, methods, *, with_curves: bool) -> dict[str, Any]:
+    """Metrics, CIs and calibration of one set of cases (the whole test set or one subgroup)."""
     from samdkit import metrics
 
     entry = metrics.classification(frame["label"], frame["score"], frame["predicted"], methods)
@@ -128,6 +129,11 @@ def _entry(frame, methods, *, with_curves: bool) -> dict[str, Any]:
     if with_curves:
         entry["curves"] = metrics.curves(frame["label"], frame["score"])
     return entry
+
+
+def _entry_task(task: tuple[Any, Any, bool]) -> dict[str, Any]:
+    frame, methods, with_curves = task
+    return _entry(frame, methods, with_curves=with_curves)
 
 
 def _observed(criterion: Criterion, entry: dict[str, Any]) -> float | None:
@@ -207,10 +213,10 @@ def compute(
     frame, req: Requirements, threshold: float | None, subgroup_columns: list[str] | None
 ) -> dict[str, Any]:
     """The whole evaluation document (without input digests)."""
+    from samdkit import parallel
     from samdkit.metrics import HEADLINE, flat
 
     methods = req.methods
-    overall = _entry(frame, methods, with_curves=True)
     wanted = list(subgroup_columns or [])
     for group in req.subgroups:
         if group.column not in wanted:
@@ -224,27 +230,35 @@ def compute(
             f"predictions have no subgroup column(s) {', '.join(missing)} "
             f"(named in {req.path.name} or params.yaml data.subgroup_columns)"
         )
+    parts = [
+        (column, value, part)
+        for column in wanted
+        for value, part in sorted(frame.groupby(frame[column].astype(str)), key=lambda kv: kv[0])
+    ]
+    # the bootstrap of each set of cases is independent and seeded: spread over the cores
+    entries = parallel.map_ordered(
+        _entry_task, [(frame, methods, True)] + [(part, methods, False) for _, _, part in parts]
+    )
+    overall = entries[0]
     overall_flat = flat(overall)
     subgroups: list[dict[str, Any]] = []
-    for column in wanted:
+    for (column, value, _), entry in zip(parts, entries[1:], strict=True):
         min_n = req.min_n(column)
-        for value, part in sorted(frame.groupby(frame[column].astype(str)), key=lambda kv: kv[0]):
-            entry = _entry(part, methods, with_curves=False)
-            gaps = {}
-            for name, metric in flat(entry).items():
-                ref = overall_flat.get(name, {}).get("value")
-                val = metric.get("value")
-                gaps[name] = None if ref is None or val is None else val - ref
-            subgroups.append(
-                {
-                    "column": column,
-                    "value": value,
-                    "min_n": min_n,
-                    "below_min_n": entry["n"] < min_n,
-                    **entry,
-                    "gap_to_overall": gaps,
-                }
-            )
+        gaps = {}
+        for name, metric in flat(entry).items():
+            ref = overall_flat.get(name, {}).get("value")
+            val = metric.get("value")
+            gaps[name] = None if ref is None or val is None else val - ref
+        subgroups.append(
+            {
+                "column": column,
+                "value": value,
+                "min_n": min_n,
+                "below_min_n": entry["n"] < min_n,
+                **entry,
+                "gap_to_overall": gaps,
+            }
+        )
     criteria = evaluate_criteria(req, overall, subgroups)
     failed = [c for c in criteria if c["result"] != "PASS"]
     return {

@@ -60,7 +60,10 @@ def load_model(model_path: Path, label: str | None = None) -> Any:
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     try:
-        return mlflow.pyfunc.load_model(str(model_path))
+        # suppress_warnings: MLflow would map every installed module to its package (~0.5 s) to warn
+        # about requirement mismatches that the ERROR log level above hides anyway; model.lock records
+        # the environment instead
+        return mlflow.pyfunc.load_model(str(model_path), suppress_warnings=True)
     except Exception as exc:  # MLflow raises many types for a broken or foreign directory
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{label or model_path}: cannot load as an MLflow model: {first}") from None

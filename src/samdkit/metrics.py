@@ -120,18 +120,25 @@ def _auroc_stat(pos, neg, axis=-1):
 
 
 def _auprc_stat(pos, neg, axis=-1):
+    """Average precision of every resample in one call: scikit-learn's multilabel form, one column each.
+
+    The bootstrap is stratified, so every resample has the same labels (positives first); the scores of
+    resample i are column i. scikit-learn validates the inputs once instead of once per resample.
+    """
     import numpy as np
     import sklearn
     from sklearn.metrics import average_precision_score
 
     pos = np.moveaxis(np.atleast_2d(pos), axis, -1)
     neg = np.moveaxis(np.atleast_2d(neg), axis, -1)
-    labels = np.r_[np.ones(pos.shape[-1]), np.zeros(neg.shape[-1])]
-    # inputs are finite, binary and checked once by the caller: skip sklearn's per-call validation,
-    # which costs more than the metric itself over thousands of resamples
+    scores = np.concatenate([pos, neg], axis=-1).reshape(-1, pos.shape[-1] + neg.shape[-1]).T
+    labels = np.r_[np.ones(pos.shape[-1], dtype=int), np.zeros(neg.shape[-1], dtype=int)]
     with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
-        out = [average_precision_score(labels, np.r_[p, n]) for p, n in zip(pos, neg, strict=True)]
-    return np.asarray(out) if len(out) > 1 else out[0]
+        if scores.shape[1] == 1:
+            return average_precision_score(labels, scores[:, 0])
+        columns = np.broadcast_to(labels[:, None], scores.shape)
+        out = average_precision_score(columns, scores, average=None)
+    return np.asarray(out).reshape(pos.shape[:-1])
 
 
 def _f1_stat(pos_pred, neg_pred, axis=-1):
@@ -201,7 +208,7 @@ def classification(
     if bootstrap:
         metrics["f1"] = _bootstrap((pos_pred, neg_pred), _f1_stat, f1, methods, True)
         metrics["auroc"] = _bootstrap((pos, neg), _auroc_stat, auroc, methods, True)
-        metrics["auprc"] = _bootstrap((pos, neg), _auprc_stat, auprc, methods, False)
+        metrics["auprc"] = _bootstrap((pos, neg), _auprc_stat, auprc, methods, True)
     else:
         for name, value in (("f1", f1), ("auroc", auroc), ("auprc", auprc)):
             metrics[name] = {"value": _clean(value), "ci": None}

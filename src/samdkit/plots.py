@@ -10,9 +10,10 @@ imports weasyprint and gathers the rest of the evidence on the other core.
 from __future__ import annotations
 
 import io
-import sys
-from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 def figures(overall: dict[str, Any]) -> dict[str, str]:
@@ -35,21 +36,10 @@ def figures(overall: dict[str, Any]) -> dict[str, str]:
 
 
 def start(overall: dict[str, Any]) -> Future[dict[str, str]]:
-    """`figures(overall)` in a forked worker process; drawn in this process where fork is unavailable."""
-    import threading
+    """`figures(overall)` in a worker process (see samdkit.parallel); `.result()` collects the SVGs."""
+    from samdkit import parallel
 
-    done: Future[dict[str, str]] = Future()
-    if sys.platform != "linux" or threading.active_count() > 1:
-        # fork is unsafe beside other threads and on macOS, absent on Windows: draw in this process
-        done.set_result(figures(overall))
-        return done
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-    running = pool.submit(figures, overall)
-    pool.shutdown(wait=False)
-    return running
+    return parallel.submit(figures, overall)
 
 
 def _figure():
