@@ -374,6 +374,7 @@ GATES = ["lint", "check-data", "verify-lock", "evaluate", "comment"]
 
 
 def pr_gate(ctx: Context) -> list[Row]:
+    """The generated pull-request.yml's steps, as its workflow runs them, against the bare tools."""
     if missing := ctx.available(*GATES):
         return [
             _na("whole PR gate", "pull-request.yml gates", "ruff && pytest && dvc repro", missing)
@@ -383,18 +384,19 @@ def pr_gate(ctx: Context) -> list[Row]:
     shutil.copytree(source, project, symlinks=True)
     env = ctx.env(project)
     repro = ["dvc", "repro", "--force"]  # a CI checkout has no DVC cache: every stage runs
-    ours = {
-        "lint": ["samdkit", "lint"],
+    gate_flags = ["--gate", "lint=success", "--gate", "data check=success"]
+    ours = {  # pull-request.yml's commands, flags included
+        "lint": ["samdkit", "lint", "--format", "github", "--output", "reports/lint.json"],
         "pipeline": repro,
-        "check-data": ["samdkit", "check-data"],
-        "tests": [ctx.python, "-m", "pytest", "-q"],
-        "verify-lock": ["samdkit", "verify-lock"],
-        "evaluate": ["samdkit", "evaluate"],
-        "comment": ["samdkit", "comment", "--post", "none"],
+        "check-data": ["samdkit", "check-data", "--format", "github"],
+        "tests": [ctx.python, "-m", "pytest"],
+        "verify-lock": ["samdkit", "verify-lock", "--committed", "HEAD", "--format", "github"],
+        "evaluate": ["samdkit", "evaluate", "--no-mlflow", "--format", "github"],
+        "comment": ["samdkit", "comment", "--post", "none", *gate_flags],
     }
     bare = {
         "ruff": ["ruff", "check", "."],
-        "pytest": [ctx.python, "-m", "pytest", "-q"],
+        "pytest": [ctx.python, "-m", "pytest"],
         "dvc repro": repro,
     }
     steps: dict[str, list[Run]] = {k: [] for k in [*ours, *bare]}
@@ -407,24 +409,37 @@ def pr_gate(ctx: Context) -> list[Row]:
     res = interleave(
         {"samdkit": lambda: side(ours), "bare": lambda: side(bare)}, ctx.n(1, 3), warmup=0
     )
-    row = _row(
+    gates_only = [
+        _sum([steps[n][i] for n in ours if n != "pipeline"]) for i in range(len(res["bare"]))
+    ]
+    medians = ", ".join(
+        f"{k} {spread([r.seconds for r in v])['median']:.1f}s" for k, v in steps.items()
+    )
+    whole = _row(
         "whole PR gate",
-        "lint, pipeline, data, tests, verify-lock, evaluate, comment",
+        "pull-request.yml: pipeline + gates",
         "ruff check . && pytest && dvc repro",
         res["samdkit"],
         res["bare"],
         goal="<= 1.25x",
-        note="dvc repro --force on both sides; step medians: "
-        + ", ".join(
-            f"{k} {spread([r.seconds for r in v])['median']:.1f}s" for k, v in steps.items()
-        ),
+        note=f"dvc repro --force on both sides; step medians: {medians}",
     )
-    assert row.ratio
-    row.met = row.ratio["median"] <= 1.25
-    row.extra["steps_s"] = {k: spread([r.seconds for r in v]) for k, v in steps.items()}
-    row.extra["steps_rc"] = {k: [r.rc for r in v] for k, v in steps.items()}
+    gates = _row(
+        "whole PR gate",
+        "gate set: lint, data, tests, verify-lock, evaluate, comment",
+        "ruff check . && pytest && dvc repro",
+        gates_only,
+        res["bare"],
+        goal="<= 1.25x",
+        note="the issue's samdkit side: the gates without the workflow's own dvc repro",
+    )
+    for row in (whole, gates):
+        assert row.ratio
+        row.met = row.ratio["median"] <= 1.25
+    whole.extra["steps_s"] = {k: spread([r.seconds for r in v]) for k, v in steps.items()}
+    whole.extra["steps_rc"] = {k: [r.rc for r in v] for k, v in steps.items()}
     shutil.rmtree(project.parent)
-    return [row]
+    return [whole, gates]
 
 
 def _sum(runs: list[Run]) -> Run:
