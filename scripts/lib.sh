@@ -1,8 +1,10 @@
 # Shared by scripts/demo and scripts/test: visible, timed steps; apt packages; uv; one virtual environment.
 # shellcheck shell=bash
 
-# libharfbuzz-subset0: weasyprint subsets fonts with it (fontTools instead is slower and deprecated)
-APT_PACKAGES=(git libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils rsync)
+APT_PACKAGES=(git libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils rsync)
+# wanted, not required: weasyprint subsets fonts with HarfBuzz when present (its fontTools fallback is
+# slower by ~0.4 s a report and deprecated)
+APT_OPTIONAL=(libharfbuzz-subset0)
 
 step() {  # step "what runs" command args...  -> prints the step and how long it took
   local label=$1 start=$SECONDS
@@ -19,6 +21,10 @@ step() {  # step "what runs" command args...  -> prints the step and how long it
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo "$@"; else return 1; fi
+}
+
+ensure_optional_apt_packages() {  # best effort: a machine without them still works, only slower
+  ensure_apt_packages "${APT_OPTIONAL[@]}" 2>/dev/null || echo "    optional packages not installed: ${APT_OPTIONAL[*]}"
 }
 
 ensure_apt_packages() {  # installs what is missing when it can, else prints the exact apt line
