@@ -1,7 +1,7 @@
 """Independent, CPU-bound work on the machine's other cores: forked worker processes.
 
-A CI runner has two cores or more and Python holds one of them per process, so the report draws its plots and
-the evaluation bootstraps its subgroups in forked workers. Fork copies the parent's loaded modules and data
+A CI runner has two cores or more and Python holds one of them per process, so the report draws its plots,
+the evaluation bootstraps its subgroups and check-data validates its suites in forked workers. Fork copies the parent's loaded modules and data
 for free; it is used only on Linux in a process without other threads (fork beside threads can deadlock,
 macOS forbids it after some system libraries load, Windows has none). Anywhere else the work runs here, in
 order: same results, only slower. Results must not depend on where they are computed (seeded RNGs only).
