@@ -322,6 +322,17 @@ def data_check(ctx: Context) -> list[Row]:
         row.met = row.ratio["median"] <= 1.2
         rows.append(row)
         data.unlink()
+    if len(rows) > 1:  # how cost grows: the slope between the smallest and the largest input
+        first, last = rows[0], rows[-1]
+        span = (ctx.rows[-1] - ctx.rows[0]) / 1e6
+        for side, key in (("samdkit", "samdkit_s"), ("GX directly", "baseline_s")):
+            a, b = getattr(first, key), getattr(last, key)
+            assert a and b
+            fixed = a["median"] - (b["median"] - a["median"]) / span * ctx.rows[0] / 1e6
+            last.note += (
+                f"; {side}: {(b['median'] - a['median']) / span:.2f} s per million rows"
+                f" over a fixed {fixed:.2f} s"
+            )
     return rows
 
 
