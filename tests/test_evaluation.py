@@ -87,6 +87,28 @@ def test_bootstrap_statistics_equal_the_library_metric():
     assert float(f1[0]) == pytest.approx(f1_score(y, pred))
 
 
+def test_auprc_statistic_scores_each_resample_as_scikit_learn_does():
+    """One multilabel call over a batch of resamples equals average_precision_score on each, ties included."""
+    from sklearn.metrics import average_precision_score
+
+    y, score, _ = _hand_countable()
+    rng = np.random.default_rng(7)
+    pos, neg = np.round(score[y == 1], 1), np.round(score[y == 0], 1)  # rounded: many ties
+    batch_pos = pos[rng.integers(0, len(pos), size=(5, len(pos)))]
+    batch_neg = neg[rng.integers(0, len(neg), size=(5, len(neg)))]
+    got = metrics._auprc_stat(batch_pos, batch_neg)
+    labels = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    expected = [
+        average_precision_score(labels, np.r_[p, n])
+        for p, n in zip(batch_pos, batch_neg, strict=True)
+    ]
+    assert got.shape == (5,)
+    assert got == pytest.approx(expected)
+    assert metrics._auprc_stat(pos, neg) == pytest.approx(
+        average_precision_score(y, score.round(1))
+    )
+
+
 def test_bootstrap_is_seeded_and_the_seed_matters():
     y, score, pred = _hand_countable()
     a = metrics.classification(
