@@ -6,6 +6,7 @@ Tests that change a project copy it first (`project_copy`), so the shared one st
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,16 @@ def commit_all(project: Path, message: str) -> None:
     """Commit everything git tracks in a generated project (DVC keeps data and model out of git)."""
     git(project, "add", "-A")
     git(project, "commit", "-q", "--no-verify", "-m", message)
+
+
+def commit_tampered_lock(project: Path) -> None:
+    """Zero one digest of model.lock and commit it with dvc.lock re-recorded: only verify-lock can tell."""
+    lock = project / "model.lock"
+    text = lock.read_text()
+    digest = re.search(r"[0-9a-f]{64}", text).group(0)
+    lock.write_text(text.replace(digest, "0" * 64, 1))
+    run(["dvc", "commit", "-f", "-q"], project)
+    git(project, "commit", "-qam", "tampered lock")
 
 
 def published_project(root: Path, ci_platform: str) -> Path:

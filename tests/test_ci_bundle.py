@@ -21,7 +21,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, bake_project, git, project_env, published_project, run
+from tests.conftest import (
+    BIN,
+    REPO,
+    bake_project,
+    commit_tampered_lock,
+    git,
+    project_env,
+    published_project,
+)
 
 ACTIONS = sorted((REPO / "actions").glob("*/action.yml"))
 GITLAB = sorted((REPO / "gitlab").glob("*.yml"))
@@ -418,13 +426,7 @@ def test_pr_workflow_is_red_on_a_lint_error(ci_project, tmp_path):
 def test_pr_workflow_is_red_on_a_tampered_lock(ci_project, tmp_path):
     project = tmp_path / "p"
     shutil.copytree(ci_project["project"], project, symlinks=True)
-    lock = project / "model.lock"
-    text = lock.read_text()
-    digest = re.search(r"[0-9a-f]{64}", text).group(0)
-    lock.write_text(text.replace(digest, "0" * 64, 1))
-    # dvc.lock made consistent with the tampered file, so only verify-lock can tell
-    run(["dvc", "commit", "-f", "-q"], project)
-    git(project, "commit", "-qam", "tampered lock")
+    commit_tampered_lock(project)
     code, log, _ = run_act(project, tmp_path / "act")
     assert code != 0
     assert step_failed(log, "Locked model (verify-lock)"), log[-6000:]

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, git, published_project, run
+from tests.conftest import BIN, REPO, commit_tampered_lock, git, published_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -277,13 +277,7 @@ def test_mr_pipeline_fails_the_lint_job_on_a_ruff_error(gl, tmp_path):
 
 def test_mr_pipeline_fails_the_model_lock_job_on_a_tampered_committed_lock(gl, tmp_path):
     project = changed_copy(gl, tmp_path)
-    lock = project / "model.lock"
-    text = lock.read_text()
-    digest = re.search(r"[0-9a-f]{64}", text).group(0)
-    lock.write_text(text.replace(digest, "0" * 64, 1))
-    # dvc.lock re-recorded too, so dvc sees nothing stale: only verify-lock can tell
-    run(["dvc", "commit", "-f", "-q"], project)
-    git(project, "commit", "-qam", "tampered lock")
+    commit_tampered_lock(project)
     code, log, record = run_pipeline(gl, project, tmp_path / "work")
     results = job_results(log)
     assert code != 0

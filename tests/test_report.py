@@ -337,8 +337,8 @@ def test_plots_drawn_in_a_worker_process_are_the_ones_drawn_in_process(full):
 
     overall = json.loads((full / "reports" / "evaluation.json").read_text())["overall"]
     code = (
-        "import json, sys; from samdkit import plots; overall = json.load(sys.stdin); "
-        "print(json.dumps([plots.start(overall).result(), plots.figures(overall)]))"
+        "import json, sys; from samdkit import parallel, plots; overall = json.load(sys.stdin); "
+        "print(json.dumps([parallel.submit(plots.figures, overall).result(), plots.figures(overall)]))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], input=json.dumps(overall), capture_output=True, text=True

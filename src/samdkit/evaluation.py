@@ -131,11 +131,6 @@ def _entry(frame, methods, *, with_curves: bool) -> dict[str, Any]:
     return entry
 
 
-def _entry_task(task: tuple[Any, Any, bool]) -> dict[str, Any]:
-    frame, methods, with_curves = task
-    return _entry(frame, methods, with_curves=with_curves)
-
-
 def _observed(criterion: Criterion, entry: dict[str, Any]) -> float | None:
     from samdkit.metrics import flat
 
@@ -237,7 +232,8 @@ def compute(
     ]
     # the bootstrap of each set of cases is independent and seeded: spread over the cores
     entries = parallel.map_ordered(
-        _entry_task, [(frame, methods, True)] + [(part, methods, False) for _, _, part in parts]
+        lambda task: _entry(task[0], methods, with_curves=task[1]),
+        [(frame, True)] + [(part, False) for _, _, part in parts],
     )
     overall = entries[0]
     overall_flat = flat(overall)

@@ -3,17 +3,14 @@
 
 The plots are drawn from reports/evaluation.json (curves and calibration bins), so the report needs no
 predictions. SVG ids are salted with a constant and the date metadata is dropped: same input, same bytes.
-`start` draws them in a second process (matplotlib's import and drawing take ~0.6 s) while the report
-imports weasyprint and gathers the rest of the evidence on the other core.
+`samdkit report` draws them with `figures` in a second process (samdkit.parallel: matplotlib's import and
+drawing take ~0.6 s) while it imports weasyprint and gathers the rest of the evidence on the other core.
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
+from typing import Any
 
 
 def figures(overall: dict[str, Any]) -> dict[str, str]:
@@ -33,13 +30,6 @@ def figures(overall: dict[str, Any]) -> dict[str, str]:
     if bins:
         out["calibration"] = reliability(bins)
     return out
-
-
-def start(overall: dict[str, Any]) -> Future[dict[str, str]]:
-    """`figures(overall)` in a worker process (see samdkit.parallel); `.result()` collects the SVGs."""
-    from samdkit import parallel
-
-    return parallel.submit(figures, overall)
 
 
 def _figure():

@@ -456,9 +456,10 @@ def build(
         for sec in ("6", "7", "8", "9", "10"):
             gaps.add(sec, f"{ev['evaluation'].rel} is missing: run samdkit evaluate")
     else:
-        from samdkit import plots as plotting
+        from samdkit import parallel, plots
 
-        figures = plotting.start(evaluation.get("overall", {}))  # drawn on the other core meanwhile
+        # drawn on the other core while weasyprint loads
+        figures = parallel.submit(plots.figures, evaluation.get("overall", {}))
         if evaluation.get("verdict") != "PASS":
             failed = [
                 c["id"] + (f" [{c['subgroup']}]" if c.get("subgroup") else "")
