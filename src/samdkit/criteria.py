@@ -30,8 +30,11 @@ CRITERION_KEYS = {
     "risks",
     "min_n",
 }
-TOP_KEYS = {"version", "needs", "user_needs", "methods", "subgroups", "requirements"}
+TOP_KEYS = {"version", "needs", "user_needs", "methods", "subgroups", "requirements", "publication"}
 DEFAULT_MIN_N = 30
+# published outputs (model card, PR comment) suppress subgroup cells smaller than this: a common
+# small-cell rule of health statistics, so that no published number describes one or a few patients
+DEFAULT_MIN_CELL = 11
 
 
 class _LineDict(dict):
@@ -60,8 +63,11 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 @dataclass(frozen=True)
 class Subgroup:
+    """A predetermined subgroup column: its minimum n and the only labels evidence may print."""
+
     column: str
     min_n: int
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,12 +108,27 @@ class Requirements:
     needs: dict[str, str] = field(default_factory=dict)
     subgroups: list[Subgroup] = field(default_factory=list)
     criteria: list[Criterion] = field(default_factory=list)
+    min_cell: int = DEFAULT_MIN_CELL
 
     def min_n(self, column: str) -> int:
         for group in self.subgroups:
             if group.column == column:
                 return group.min_n
         return DEFAULT_MIN_N
+
+    def expected_values(self, column: str) -> tuple[str, ...]:
+        """The configured labels of a subgroup column; a column without a list is a UserError.
+
+        Labels come only from this list, never from the data: a value typed into the data (a name,
+        a record number) is counted, never echoed into the evidence.
+        """
+        for group in self.subgroups:
+            if group.column == column and group.values:
+                return group.values
+        raise UserError(
+            f"{self.path}: subgroup column '{column}' has no list of expected values: add "
+            f"`- {{column: {column}, values: [...]}}` under subgroups: (only listed values are reported)"
+        )
 
 
 def _fail(path: Path, line: int | None, message: str) -> UserError:
@@ -293,7 +314,10 @@ def load(path: str | Path) -> Requirements:
         min_n = item.get("min_n", DEFAULT_MIN_N)
         if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
             raise _fail(path, _line(item, "min_n"), "min_n must be a positive integer")
-        req.subgroups.append(Subgroup(column=item["column"], min_n=min_n))
+        req.subgroups.append(
+            Subgroup(column=item["column"], min_n=min_n, values=_parse_values(path, item))
+        )
+    req.min_cell = _parse_publication(path, data.get("publication"))
     raw_criteria = data.get("requirements")
     if not isinstance(raw_criteria, list) or not raw_criteria:
         raise _fail(path, _line(data, "requirements") or 1, "requirements must be a non-empty list")
@@ -309,6 +333,45 @@ def load(path: str | Path) -> Requirements:
                 req.subgroups.append(Subgroup(column=crit.subgroup_column, min_n=crit.min_n))
             elif known[0].min_n < crit.min_n:  # the stricter minimum wins
                 req.subgroups[req.subgroups.index(known[0])] = Subgroup(
-                    crit.subgroup_column, crit.min_n
+                    crit.subgroup_column, crit.min_n, known[0].values
                 )
+    for crit, raw in zip(req.criteria, raw_criteria, strict=True):
+        values = next((g.values for g in req.subgroups if g.column == crit.subgroup_column), ())
+        if crit.subgroup_value is not None and values and crit.subgroup_value not in values:
+            raise _fail(
+                path,
+                _line(raw, "subgroup"),
+                f"{crit.id}: subgroup value is not in the expected values of {crit.subgroup_column}",
+            )
     return req
+
+
+def _parse_values(path: Path, item: Any) -> tuple[str, ...]:
+    """The expected labels of a subgroup column (strings, unique); empty when not given."""
+    values = item.get("values")
+    if values is None:
+        return ()
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)
+    ):
+        raise _fail(path, _line(item, "values"), "values must be a non-empty list of labels")
+    labels = tuple(str(v) for v in values)
+    if len(set(labels)) != len(labels):
+        raise _fail(path, _line(item, "values"), "values lists a label twice")
+    return labels
+
+
+def _parse_publication(path: Path, raw: Any) -> int:
+    """`publication: {min_cell_size: N}`: the smallest subgroup cell a published output may show."""
+    if raw is None:
+        return DEFAULT_MIN_CELL
+    raw = _require_map(path, raw, "publication", None)
+    unknown = set(raw) - {"min_cell_size"}
+    if unknown:
+        raise _fail(path, _line(raw, sorted(unknown)[0]), "publication allows only min_cell_size")
+    size = raw.get("min_cell_size", DEFAULT_MIN_CELL)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise _fail(path, _line(raw, "min_cell_size"), "min_cell_size must be a positive integer")
+    return size

@@ -204,6 +204,43 @@ def evaluate_criteria(
     return rows
 
 
+def _subgroup_parts(frame, req: Requirements, columns: list[str]):
+    """(column, label, rows) for each expected label with cases, and the count of other rows per column.
+
+    Labels come from requirements.yaml, never from the data; a value outside the list (a name typed
+    into the wrong column, a record number) is counted and never echoed.
+    """
+    parts, unexpected = [], []
+    for column in columns:
+        expected = req.expected_values(column)
+        labels = frame[column].astype(str).where(frame[column].notna())
+        for value in expected:
+            part = frame[labels == value]
+            if len(part):
+                parts.append((column, value, part))
+        other = int((~labels.isin(expected)).sum())
+        if other:
+            unexpected.append({"column": column, "rows": other})
+    return parts, unexpected
+
+
+def mark_suppressed(subgroups: list[dict[str, Any]], min_cell: int) -> None:
+    """Flag cells that published outputs must not show: n below min_cell, plus one partner cell.
+
+    With one small cell alone suppressed in a column, overall minus the others would reveal it, so the
+    next smallest cell of that column is suppressed too (complementary suppression).
+    """
+    by_column: dict[str, list[dict[str, Any]]] = {}
+    for g in subgroups:
+        g["suppressed"] = g["n"] < min_cell
+        by_column.setdefault(g["column"], []).append(g)
+    for groups in by_column.values():
+        hidden = [g for g in groups if g["suppressed"]]
+        shown = sorted((g for g in groups if not g["suppressed"]), key=lambda g: g["n"])
+        if len(hidden) == 1 and shown:
+            shown[0]["suppressed"] = True
+
+
 def compute(
     frame, req: Requirements, threshold: float | None, subgroup_columns: list[str] | None
 ) -> dict[str, Any]:
@@ -225,11 +262,7 @@ def compute(
             f"predictions have no subgroup column(s) {', '.join(missing)} "
             f"(named in {req.path.name} or params.yaml data.subgroup_columns)"
         )
-    parts = [
-        (column, value, part)
-        for column in wanted
-        for value, part in sorted(frame.groupby(frame[column].astype(str)), key=lambda kv: kv[0])
-    ]
+    parts, unexpected = _subgroup_parts(frame, req, wanted)
     # the bootstrap of each set of cases is independent and seeded: spread over the cores
     entries = parallel.map_ordered(
         lambda task: _entry(task[0], methods, with_curves=task[1]),
@@ -255,6 +288,7 @@ def compute(
                 "gap_to_overall": gaps,
             }
         )
+    mark_suppressed(subgroups, req.min_cell)
     criteria = evaluate_criteria(req, overall, subgroups)
     failed = [c for c in criteria if c["result"] != "PASS"]
     return {
@@ -269,6 +303,8 @@ def compute(
         "subgroups_below_min_n": [
             f"{g['column']}={g['value']}" for g in subgroups if g["below_min_n"]
         ],
+        "subgroup_values_unexpected": unexpected,
+        "publication": {"min_cell_size": req.min_cell},
         "criteria": criteria,
         "summary": {
             "criteria": len(criteria),
@@ -390,6 +426,11 @@ def run(args: argparse.Namespace) -> int:
             where = f" [{row['subgroup']}]" if row["subgroup"] else ""
             print(
                 f"  {row['result']:<4} {row['id']}{where}: {row['criterion']} (observed {_fmt(row['observed'])})"
+            )
+        for item in document["subgroup_values_unexpected"]:
+            print(
+                f"  {item['column']}: {item['rows']} row(s) with values outside the expected list "
+                "(not reported as a subgroup)"
             )
         if document["subgroups_below_min_n"]:
             print("  subgroups below minimum n: " + ", ".join(document["subgroups_below_min_n"]))
