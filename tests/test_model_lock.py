@@ -159,7 +159,7 @@ def test_lock_records_what_the_issue_asks(locked):
     assert lock["artifact"]["root_digest"] == hashlib.sha256(lines.encode()).hexdigest()
     det = lock["determinism"]
     assert det["runs"] == 3 and det["output_shape"] == [50, 2] and len(det["row_ids"]) == 50
-    assert det["row_ids"][0].startswith("BC-")
+    assert det["row_ids"][:2] == ["row 1", "row 2"]  # positions, never the (patient) ids
     assert "sample_id" not in det["golden"]["features"] and "label" not in det["golden"]["features"]
     assert lock["data"]["outs"] == [{"path": "data/prepared", "md5": DATA_MD5}]
     assert lock["threshold"] == 0.5 and lock["params"]["train"]["C"] == 1.0
@@ -250,7 +250,8 @@ def test_edited_golden_inputs_fail(project, capsys):
     code, out, _ = run_in_process(project, capsys, "verify-lock")
     assert code == 1
     assert "[golden-input]" in out
-    assert "[determinism-stored]" in out and row[0] in out  # the edited row is named
+    # the edited row is named by its position (data line 3 = row 3), never by its sample id
+    assert "[determinism-stored]" in out and "row 3" in out and row[0] not in out
 
 
 def test_tampered_stored_predictions_fail_naming_rows(project, capsys):

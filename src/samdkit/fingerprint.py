@@ -88,7 +88,7 @@ def _exact_floats(pandas_version: str) -> dict[str, str]:
 def read_golden(
     golden_path: Path, features: list[str] | None, id_column: str, exclude: list[str]
 ) -> tuple[Any, list[str], list[str]]:
-    """The golden frame restricted to the model's inputs, its row ids and the feature names used."""
+    """The golden frame restricted to the model's inputs, its row positions and the feature names used."""
     import pandas as pd
 
     if not golden_path.is_file():
@@ -107,10 +107,9 @@ def read_golden(
         raise UserError(
             f"{golden_path}: the model's input columns are missing: {', '.join(missing)}"
         )
-    if id_column in frame.columns:
-        row_ids = [str(v) for v in frame[id_column]]
-    else:
-        row_ids = [f"row {i}" for i in range(len(frame))]
+    # rows are named by position (1 = first data row of the CSV), never by the id column's values:
+    # model.lock is committed to git and findings are printed, and an id may be a medical record number
+    row_ids = [f"row {i + 1}" for i in range(len(frame))]
     return frame[features], row_ids, features
 
 

@@ -35,7 +35,8 @@ def _mapping_changes(prefix: str, old: dict[str, Any], new: dict[str, Any]) -> l
 
 def _prediction_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
     """Largest difference between the two locks' stored golden predictions, when they are comparable."""
-    if old.get("row_ids") != new.get("row_ids"):
+    same_rows = (old.get("golden") or {}).get("sha256") == (new.get("golden") or {}).get("sha256")
+    if old.get("row_ids") != new.get("row_ids") or not same_rows:  # rows are positions: same file?
         return None
     try:
         pairs = zip(_leaves(old["predictions"]), _leaves(new["predictions"]), strict=True)
