@@ -46,10 +46,19 @@ def github_annotation(finding: Finding) -> str:
 
 
 def render(
-    findings: list[Finding], fmt: str, *, title: str, summary: dict[str, Any] | None = None
+    findings: list[Finding],
+    fmt: str,
+    *,
+    title: str,
+    summary: dict[str, Any] | None = None,
+    verdict: str | None = None,
 ) -> str:
-    """Render findings as text, json or github annotations (followed by a one-line verdict)."""
-    verdict = "FAIL" if any(f.severity == "error" for f in findings) else "PASS"
+    """Render findings as text, json or github annotations (followed by a one-line verdict).
+
+    The verdict is PASS without errors, else FAIL, unless the gate names a more exact one.
+    """
+    failed = any(f.severity == "error" for f in findings)
+    verdict = "PASS" if not failed else (verdict or "FAIL")
     if fmt == "json":
         payload = {"title": title, "verdict": verdict, "summary": summary or {}}
         payload["findings"] = [asdict(f) for f in findings]

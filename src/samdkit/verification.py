@@ -1,22 +1,20 @@
 """`samdkit verify`: the auditor's offline check of a signed release.
 
-Checks, each with its own verdict:
+Checks, each with its own verdict (docs/signing.md states the policy):
 
-- manifest-signature: release/manifest.json.p7s is an intact CMS signature over the manifest bytes
-  (and, with --trust, chains to a trust root);
-- manifest-file: every file the manifest names exists and has the manifested SHA-256; a signed PDF may
-  be longer only if the manifested bytes are still an exact prefix that ends at a signed revision
-  (later signers appended incremental signatures);
-- pdf-signature: every PDF signature is intact, later revisions add signatures only, the last signature
-  covers the whole file, the certificate chains to --trust roots, a signature timestamp (if any) is valid;
-- report-digests: digests printed inside each PDF match the release files. Read from JSON attachments
-  of the PDF (`evidence-digests.json` or any *.json attachment holding path → sha256 pairs); without
-  such an attachment, from the PDF's text (poppler's pdftotext, when installed): every printed
-  SHA-256 must be the digest of a release file or appear in a manifested JSON/lock file.
+- manifest-signature: release/manifest.json.p7s is an intact CMS signature over the manifest bytes, by
+  an authenticated signer (samdkit.trust) who also signed the PDFs;
+- manifest-file: every manifested path lies inside the project, symlinks still point where they did,
+  every file has the manifested SHA-256; a signed PDF may be longer only when the manifested bytes end
+  at a signed revision and what follows obeys the revision policy (samdkit.pdf_revisions);
+- pdf-signature: every PDF is named in the manifest; each signature is intact, its revision adds only
+  a signature, the file obeys the revision policy, the signer is authenticated, the visible
+  manifestation sits on the last page (samdkit.pdf_signatures);
+- report-digests: digests printed inside each PDF match the release files.
 
-Verdicts tell apart "modified" (bytes changed after signing) from "untrusted signer" (intact, but the
-certificate does not chain to the given trust roots). Without --trust, trust is not judged (a warning).
-No network access: certificate fetching is off and revocation is soft-fail.
+Trust comes only from the auditor (--trust, --expect-signer, SAMDKIT_TRUST, SAMDKIT_EXPECT_SIGNER); trust
+settings inside the audited project are reported and ignored. Without any, the verdict is "SIGNER NOT
+AUTHENTICATED" (exit 1), never PASS. No network access: no certificate fetching, revocation soft-fail.
 """
 
 from __future__ import annotations
@@ -32,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from samdkit import manifest as mf
+from samdkit import trust as tr
 from samdkit.errors import UserError
 from samdkit.findings import Finding, render
+from samdkit.pdf_revisions import check_revisions
 from samdkit.project import Project, load_project
 
 HEX64 = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
@@ -44,11 +44,16 @@ DIGEST_ATTACHMENT = "evidence-digests.json"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "The auditor's offline check: PDF signatures (PAdES), the signed release manifest, every "
-        "manifested file, and the digests printed inside the report. Exit 1 on any failure."
+        "The auditor's offline check: PDF signatures (PAdES) and what was appended after them, the "
+        "signed release manifest, every manifested file, and the digests printed inside the report. "
+        "Signers must be authenticated with --trust and/or --expect-signer (or SAMDKIT_TRUST / "
+        "SAMDKIT_EXPECT_SIGNER). Exit 1 on any failure or unauthenticated signer."
     )
     parser.add_argument(
-        "pdfs", nargs="*", type=Path, help="PDFs to check (default: the PDFs the manifest names)"
+        "pdfs",
+        nargs="*",
+        type=Path,
+        help="PDFs to check, each must be named in the manifest (default: the manifest's PDFs)",
     )
     parser.add_argument(
         "--manifest", type=Path, help="release manifest (default: release/manifest.json)"
@@ -58,93 +63,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=Path,
         default=[],
-        help="PEM/DER file of trusted root certificate(s); repeatable "
-        "(default: [tool.samdkit.verify] trust; without any, trust is not judged)",
+        metavar="ROOT.pem",
+        help="PEM/DER file of trusted root certificate(s); repeatable. Settings of the audited "
+        "project are never used",
+    )
+    parser.add_argument(
+        "--expect-signer",
+        action="append",
+        default=[],
+        metavar="SHA256",
+        help="SHA-256 fingerprint of a signer certificate to accept (64 hex digits, colons "
+        "allowed); repeatable. `samdkit sign` prints it",
     )
     parser.add_argument("--format", choices=("text", "json", "github"), default="text")
-
-
-# ---------------------------------------------------------------- trust
-
-
-def load_trust_roots(paths: list[Path]) -> list[Any]:
-    from asn1crypto import pem, x509
-
-    roots = []
-    for path in paths:
-        if not path.is_file():
-            raise UserError(f"--trust {path}: file not found")
-        data = path.read_bytes()
-        try:
-            if pem.detect(data):
-                roots.extend(x509.Certificate.load(der) for _, _, der in pem.unarmor(data, True))
-            else:
-                roots.append(x509.Certificate.load(data))
-            for root in roots:
-                _ = root.subject.human_friendly  # force a parse
-        except Exception:
-            raise UserError(f"--trust {path}: not a PEM or DER certificate file") from None
-    if paths and not roots:
-        raise UserError("--trust: no certificates found")
-    return roots
-
-
-def validation_context(roots: list[Any]):
-    from pyhanko_certvalidator import ValidationContext
-
-    return ValidationContext(
-        trust_roots=list(roots), allow_fetching=False, revocation_mode="soft-fail"
-    )
-
-
-def _subject(cert) -> str:
-    try:
-        native = cert.subject.native
-        return str(native.get("common_name") or cert.subject.human_friendly)
-    except Exception:
-        return "unknown subject"
-
-
-def _untrusted(check, file, status, roots, what) -> Finding | None:
-    """An error finding when trust roots were given and the intact signature does not chain."""
-    if roots and not status.trusted:
-        subject = _subject(status.signing_cert) if status.signing_cert is not None else "unknown"
-        return Finding(
-            check,
-            f"{what}: untrusted signer: intact, but '{subject}' does not chain to the trust roots",
-            file=file,
-            detail={"status": "untrusted", "signer": subject},
-        )
-    return None
-
-
-def _judged(roots) -> tuple[str, str]:
-    """(severity, suffix) of an intact signature: a warning while trust was not judged."""
-    if roots:
-        return "pass", "; trusted"
-    return "warning", "; trust not judged (no --trust roots)"
 
 
 # ---------------------------------------------------------------- manifest
 
 
 def check_manifest_signature(
-    manifest_path: Path, rel: str, roots: list[Any], findings: list[Finding]
-) -> None:
+    manifest_path: Path,
+    rel: str,
+    manifest: dict[str, Any],
+    policy: tr.TrustPolicy,
+    findings: list[Finding],
+) -> str | None:
+    """Judge release/manifest.json.p7s; returns the signer's fingerprint when intact."""
     check = "manifest-signature"
     sig_path = manifest_path.with_name(manifest_path.name + mf.SIGNATURE_SUFFIX)
-    if not sig_path.is_file():
+    if not sig_path.is_file() or sig_path.is_symlink():
         findings.append(Finding(check, f"signature {sig_path.name} not found", file=rel))
-        return
+        return None
     try:
         status = mf.verify_detached(
-            manifest_path.read_bytes(), sig_path.read_bytes(), validation_context(roots)
+            manifest_path.read_bytes(), sig_path.read_bytes(), policy.validation_context()
         )
     except ValueError as exc:
         findings.append(
             Finding(check, f"{sig_path.name}: {exc}", file=rel, detail={"status": "unreadable"})
         )
-        return
+        return None
     if not status.intact or not status.valid:
         findings.append(
             Finding(
@@ -154,35 +112,93 @@ def check_manifest_signature(
                 detail={"status": "modified"},
             )
         )
-        return
-    untrusted = _untrusted(check, rel, status, roots, "manifest signature")
-    if untrusted:
-        findings.append(untrusted)
-        return
-    severity, suffix = _judged(roots)
+        return None
+    who = tr.identity(status.signing_cert)
+    detail = {"signer": who}
+    declared = manifest.get("signer_sha256")
+    if declared is not None and str(declared).lower() != who["sha256"]:
+        findings.append(
+            Finding(
+                check,
+                "the manifest names a signer certificate other than the one that signed it",
+                file=rel,
+                detail={**detail, "status": "signer-mismatch"},
+            )
+        )
+        return who["sha256"]
+    ok, why = tr.authenticate(policy, status)
+    text = f"intact signature by {who['subject']}, certificate sha256 {who['sha256']}"
     findings.append(
         Finding(
             check,
-            f"intact signature by {_subject(status.signing_cert)}{suffix}",
+            f"{text}: {why}",
             file=rel,
-            severity=severity,
-            detail={"status": "valid", "signer": _subject(status.signing_cert)},
+            severity="pass" if ok else "error",
+            detail={**detail, "status": "valid" if ok else "unauthenticated"},
         )
+    )
+    return who["sha256"]
+
+
+def _entry(entry: Any) -> tuple[str, int | None, str | None]:
+    """(sha256, size, link_target) of a manifest entry; one clear line when it is malformed."""
+    if isinstance(entry, str):
+        return entry.lower(), None, None
+    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+        raise UserError("manifest: an entry without a sha256 (not a samdkit release manifest)")
+    size = entry.get("size")
+    link = entry.get("link_target")
+    return (
+        entry["sha256"].lower(),
+        size if isinstance(size, int) else None,
+        link if isinstance(link, str) else None,
     )
 
 
-def _signed_revision_ends(data: bytes) -> set[int]:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    ends = set()
+def _path_problem(project: Project, rel: str, link_target: str | None) -> str | None:
+    """Why a manifested path cannot be trusted as named (outside the project, retargeted link)."""
+    if rel.startswith("/") or "\\" in rel or ".." in Path(rel).parts:
+        return "the manifest names a path outside the project"
+    path = project.root / rel
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        for sig in reader.embedded_signatures:
-            _, _len1, start2, len2 = (int(v) for v in sig.byte_range)
-            ends.add(start2 + len2)
-    except Exception:
-        pass
-    return ends
+        path.resolve().relative_to(project.root.resolve())
+    except ValueError:
+        return "resolves outside the project (symlink leaving it)"
+    if link_target is None:
+        return (
+            "is a symlink, but the manifest recorded a regular file" if path.is_symlink() else None
+        )
+    if not path.is_symlink():
+        return f"the manifest recorded a symlink to {link_target}, but it is a regular file now"
+    now = (path.parent / path.readlink()).resolve()
+    try:
+        now_rel = now.relative_to(project.root.resolve()).as_posix()
+    except ValueError:
+        now_rel = str(now)
+    if now_rel != link_target:
+        return f"symlink retargeted: points to {now_rel}, the manifest recorded {link_target}"
+    return None
+
+
+def _signed_prefix(path: Path, size: int | None, expected: str) -> str | None:
+    """None when a longer PDF keeps the manifested bytes as a signed revision and obeys the
+    revision policy after it; else why not."""
+    if size is None or path.stat().st_size <= size:
+        return "different bytes"
+    if mf.sha256_file(path, limit=size) != expected:
+        return "the manifested bytes are not a prefix of the file"
+    try:
+        revisions = check_revisions(path.read_bytes())
+    except ValueError as exc:
+        return str(exc)
+    signed_ends = {revisions.ends[r] for r in revisions.signature_revisions.values()}
+    if size not in signed_ends:
+        return "the manifested bytes do not end at a signed revision"
+    if not revisions.ok:
+        return "what follows the manifested revision breaks the signing policy: " + "; ".join(
+            revisions.problems
+        )
+    return None
 
 
 def check_manifest_files(
@@ -192,30 +208,26 @@ def check_manifest_files(
     current: dict[str, str] = {}
     bad = 0
     for rel, entry in sorted(manifest["files"].items()):
+        expected, size, link = _entry(entry)
         path = project.root / rel
-        expected = str(entry.get("sha256", "")).lower() if isinstance(entry, dict) else str(entry)
-        size = entry.get("size") if isinstance(entry, dict) else None
-        if not path.is_file():
-            findings.append(Finding("manifest-file", "missing: named in the manifest", file=rel))
+        problem = _path_problem(project, rel, link)
+        if problem is None and not path.is_file():
+            problem = "missing: named in the manifest"
+        if problem:
+            findings.append(Finding("manifest-file", problem, file=rel, detail={"status": "path"}))
             bad += 1
             continue
         digest = mf.sha256_file(path)
         current[rel] = digest
         if digest == expected:
             continue
-        actual_size = path.stat().st_size
-        if (
-            rel.lower().endswith(".pdf")
-            and isinstance(size, int)
-            and actual_size > size
-            and mf.sha256_file(path, limit=size) == expected
-            and size in _signed_revision_ends(path.read_bytes())
-        ):
+        why = _signed_prefix(path, size, expected) if rel.lower().endswith(".pdf") else "x"
+        if why is None:
             findings.append(
                 Finding(
                     "manifest-file",
-                    "manifested revision intact as a byte prefix; later incremental updates "
-                    "are checked under pdf-signature",
+                    "manifested revision intact as a byte prefix; only signatures or validation "
+                    "data follow it",
                     file=rel,
                     severity="pass",
                     detail={"status": "prefix"},
@@ -226,7 +238,8 @@ def check_manifest_files(
             Finding(
                 "manifest-file",
                 f"modified: changed after the manifest was written (sha256 {digest[:16]}…, "
-                f"manifest says {expected[:16]}…)",
+                f"manifest says {expected[:16]}…)"
+                + (f"; {why}" if why not in ("x", "different bytes") else ""),
                 file=rel,
                 detail={"status": "modified", "sha256": digest, "expected": expected},
             )
@@ -241,144 +254,6 @@ def check_manifest_files(
             )
         )
     return current
-
-
-# ---------------------------------------------------------------- PDF signatures
-
-
-def check_pdf(path: Path, rel: str, roots: list[Any], findings: list[Finding]) -> None:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.diff_analysis import ModificationLevel
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
-
-    check = "pdf-signature"
-    data = path.read_bytes()
-    if not data.startswith(b"%PDF-"):
-        findings.append(Finding(check, "not a PDF", file=rel, detail={"status": "not-pdf"}))
-        return
-    try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        signatures = list(reader.embedded_signatures)
-    except Exception as exc:
-        findings.append(
-            Finding(
-                check,
-                f"modified or damaged: the PDF cannot be read ({type(exc).__name__})",
-                file=rel,
-                detail={"status": "modified"},
-            )
-        )
-        return
-    if not signatures:
-        findings.append(Finding(check, "not signed", file=rel, detail={"status": "unsigned"}))
-        return
-    for index, sig in enumerate(signatures, start=1):
-        last = index == len(signatures)
-        label = f"signature {index} ({sig.field_name})"
-        try:
-            status = validate_pdf_signature(sig, validation_context(roots))
-        except Exception as exc:  # any failure to validate is a verdict, not a crash
-            findings.append(
-                Finding(
-                    check,
-                    f"{label}: modified: cannot be validated ({type(exc).__name__})",
-                    file=rel,
-                    detail={"status": "modified", "signature": index},
-                )
-            )
-            continue
-        detail = {"signature": index, "field": sig.field_name}
-        if not (status.intact and status.valid):
-            why = (
-                "the signed bytes changed after signing (digest mismatch)"
-                if not status.intact
-                else "the cryptographic signature does not verify"
-            )
-            findings.append(
-                Finding(
-                    check,
-                    f"{label}: modified: {why}",
-                    file=rel,
-                    detail={**detail, "status": "modified"},
-                )
-            )
-            continue
-        level = status.modification_level
-        later_ok = (
-            level is not None and level <= ModificationLevel.FORM_FILLING and status.docmdp_ok
-        )
-        whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
-        tail_ok = whole or (level is not None and level <= ModificationLevel.LTA_UPDATES)
-        if not later_ok or (last and not tail_ok):
-            what = level.name if level is not None else "unknown"
-            findings.append(
-                Finding(
-                    check,
-                    f"{label}: modified after signing: later revisions change more than "
-                    f"signatures ({what})"
-                    if not later_ok
-                    else f"{label}: modified after the last signature: unsigned changes appended",
-                    file=rel,
-                    detail={**detail, "status": "modified", "modification_level": what},
-                )
-            )
-            continue
-        untrusted = _untrusted(check, rel, status, roots, label)
-        if untrusted:
-            findings.append(untrusted)
-            continue
-        ts = status.timestamp_validity
-        if ts is not None:
-            if not (ts.intact and ts.valid):
-                findings.append(
-                    Finding(
-                        check,
-                        f"{label}: signature timestamp is not valid",
-                        file=rel,
-                        detail={**detail, "status": "bad-timestamp"},
-                    )
-                )
-                continue
-            if roots and not ts.trusted:
-                findings.append(
-                    Finding(
-                        check,
-                        f"{label}: timestamp authority does not chain to the trust roots",
-                        file=rel,
-                        severity="warning",
-                        detail={**detail, "status": "untrusted-timestamp"},
-                    )
-                )
-        obj = sig.sig_object
-        name = str(obj.get("/Name", "")) or _subject(status.signing_cert)
-        reason = str(obj.get("/Reason", "")) or "no meaning given"
-        when = status.signer_reported_dt
-        when_text = "no time"
-        if when:
-            import datetime as dt
-
-            when_text = when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        scope = "whole file" if whole else "later changes are signatures only"
-        severity, suffix = _judged(roots)
-        findings.append(
-            Finding(
-                check,
-                f"{label}: valid: {name}, {reason}, {when_text}"
-                + (", timestamped" if ts is not None else "")
-                + f" ({scope}){suffix}",
-                file=rel,
-                severity=severity,
-                detail={
-                    **detail,
-                    "status": "valid",
-                    "name": name,
-                    "reason": reason,
-                    "time": when_text,
-                    "trusted": bool(roots) and bool(status.trusted),
-                },
-            )
-        )
 
 
 # ---------------------------------------------------------------- digests inside the report
@@ -594,74 +469,93 @@ def check_report_digests(
 
 
 def run(args: argparse.Namespace) -> int:
-    from samdkit.signing import quiet_libraries, release_pdfs
+    from samdkit.pdf_signatures import check_pdf
+    from samdkit.signing import quiet_libraries
 
     quiet_libraries()
     project = load_project(".")
-    conf = project.section("verify")
-
-    def absolute(p: Path) -> Path:
-        return p if p.is_absolute() else project.root / p
-
-    def rel(p: Path) -> str:
-        try:
-            return p.resolve().relative_to(project.root).as_posix()
-        except ValueError:
-            return str(p)
-
-    trust_paths = [absolute(p) for p in args.trust] or [
-        project.root / p for p in conf.get("trust", [])
-    ]
-    roots = load_trust_roots(trust_paths)
-    manifest_path = absolute(args.manifest or project.path("release") / "manifest.json")
-    pdfs = [absolute(p) for p in args.pdfs]
+    policy = tr.load_policy(args.trust, args.expect_signer)
+    manifest_path = _absolute(project, args.manifest or project.path("release") / "manifest.json")
+    pdfs = [_absolute(project, p) for p in args.pdfs]
     for pdf in pdfs:
         if not pdf.is_file():
             raise UserError(f"{pdf}: file not found")
-
-    findings: list[Finding] = []
-    current: dict[str, str] = {}
-    if manifest_path.is_file():
-        manifest = mf.load(manifest_path)
-        check_manifest_signature(manifest_path, rel(manifest_path), roots, findings)
-        current = check_manifest_files(project, manifest, findings)
-        if not pdfs:
-            pdfs = [
-                project.root / p for p in sorted(manifest["files"]) if p.lower().endswith(".pdf")
-            ]
-    elif pdfs:
-        findings.append(
-            Finding(
-                "manifest-signature",
-                f"no manifest at {rel(manifest_path)}: manifest checks skipped",
-                severity="warning",
-            )
+    if not manifest_path.is_file():
+        raise UserError(
+            f"{_rel(project, manifest_path)}: manifest not found (run from the project root of "
+            "a signed release, or pass --manifest)"
         )
-    else:
-        pdfs = [p for p in release_pdfs(project) if p.is_file()]
-        if not pdfs:
-            raise UserError(
-                f"{rel(manifest_path)}: manifest not found and no PDFs given "
-                "(run from the project root, or pass PDFs and --manifest)"
-            )
-        findings.append(
-            Finding(
-                "manifest-signature",
-                f"no manifest at {rel(manifest_path)}",
-                file=rel(manifest_path),
-            )
-        )
+    manifest = mf.load(manifest_path)
 
+    findings: list[Finding] = _ignored_project_trust(project)
+    manifest_rel = _rel(project, manifest_path)
+    manifest_signer = check_manifest_signature(
+        manifest_path, manifest_rel, manifest, policy, findings
+    )
+    current = check_manifest_files(project, manifest, findings)
+    named = {rel for rel in manifest["files"] if rel.lower().endswith(".pdf")}
+    pdfs = pdfs or [project.root / rel for rel in sorted(named)]
+    pdf_signers: set[str] = set()
     for pdf in pdfs:
+        rel = _rel(project, pdf)
+        if rel not in named:
+            findings.append(Finding("pdf-signature", "not named in the release manifest", file=rel))
         if not pdf.is_file():
             continue  # reported as missing by manifest-file
-        check_pdf(pdf, rel(pdf), roots, findings)
+        pdf_signers |= check_pdf(pdf, rel, policy, findings)
         if pdf.read_bytes().startswith(b"%PDF-"):
-            check_report_digests(project, pdf, rel(pdf), current, findings)
+            check_report_digests(project, pdf, rel, current, findings)
+    if manifest_signer and pdf_signers and manifest_signer not in pdf_signers:
+        findings.append(
+            Finding(
+                "manifest-signature",
+                "the manifest was signed by a certificate that signed none of the PDFs",
+                file=manifest_rel,
+                detail={"status": "signer-mismatch"},
+            )
+        )
+    print(_render(findings, args.format, policy))
+    return 1 if any(f.severity == "error" for f in findings) else 0
 
-    counts: dict[str, int] = {}
+
+def _absolute(project: Project, path: Path) -> Path:
+    return path if path.is_absolute() else project.root / path
+
+
+def _rel(project: Project, path: Path) -> str:
+    try:
+        return path.absolute().relative_to(project.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _ignored_project_trust(project: Project) -> list[Finding]:
+    conf = project.section("verify")
+    if not any(key in conf for key in ("trust", "expect_signer")):
+        return []
+    return [
+        Finding(
+            "trust",
+            "the audited project declares trust settings ([tool.samdkit.verify]); they are "
+            "ignored: trust comes from the auditor (--trust, --expect-signer)",
+            severity="warning",
+        )
+    ]
+
+
+def _render(findings: list[Finding], fmt: str, policy: tr.TrustPolicy) -> str:
+    errors = [f for f in findings if f.severity == "error"]
+    unauthenticated = [f for f in errors if f.detail.get("status") == "unauthenticated"]
+    verdict = None
+    if errors and len(unauthenticated) == len(errors):
+        verdict = "SIGNER NOT AUTHENTICATED"
+    counts: dict[str, Any] = {}
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
-    summary = {"checks": len(findings), **counts, "trust_roots": len(roots)}
-    print(render(findings, args.format, title="samdkit verify", summary=summary))
-    return 1 if any(f.severity == "error" for f in findings) else 0
+    summary = {
+        "checks": len(findings),
+        **counts,
+        "trust_roots": len(policy.roots),
+        "expected_signers": len(policy.pins),
+    }
+    return render(findings, fmt, title="samdkit verify", summary=summary, verdict=verdict)
