@@ -94,6 +94,8 @@ def id_and_excluded_columns(params: dict[str, Any]) -> tuple[str, list[str]]:
     exclude = [str(data.get("label_column", "label"))]
     subgroups = data.get("subgroup_columns", ["size_tertile"])
     exclude += [str(c) for c in (subgroups if isinstance(subgroups, list) else [subgroups])]
+    extra = data.get("exclude_columns") or []
+    exclude += [str(c) for c in (extra if isinstance(extra, list) else [extra])]
     return id_column, exclude
 
 

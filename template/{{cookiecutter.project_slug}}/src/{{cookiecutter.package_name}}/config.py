@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,10 @@ PARAMS_FILE = Path("params.yaml")
 
 class ConfigError(Exception):
     """A params.yaml problem the user must fix."""
+
+
+class DataError(ValueError):
+    """A data problem worded by this project's code: column names and counts, never cell values."""
 
 
 def load_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
@@ -38,9 +43,23 @@ def require(params: dict[str, Any], dotted: str) -> Any:
 
 
 def run_cli(main) -> None:
-    """Run a stage's main(), turning configuration and data errors into one line and exit 2."""
+    """Run a stage's main(): our own errors in one line (exit 2), any other without its message (exit 3).
+
+    A library's message or traceback can quote cell values or print a data frame (a patient's name, a
+    record number), and stage output lands in CI logs; so only the exception type is printed. Set
+    SHOW_DATA_ERRORS=1 on your own terminal to see the full traceback.
+    """
     try:
         main()
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
+    except (ConfigError, DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("SHOW_DATA_ERRORS") == "1":
+            raise
+        print(
+            f"error: the stage failed with {type(exc).__name__}; its message is withheld because it "
+            "may quote patient data (set SHOW_DATA_ERRORS=1 on your own terminal to see it)",
+            file=sys.stderr,
+        )
+        sys.exit(3)

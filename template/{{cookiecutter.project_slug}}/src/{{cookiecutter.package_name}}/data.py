@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from {{ cookiecutter.package_name }}.config import load_params, require, run_cli
+from {{ cookiecutter.package_name }}.config import DataError, load_params, require, run_cli
 
 OUT_DIR = Path("data/prepared")
 EMBEDDED = "sklearn:breast_cancer"
@@ -53,19 +53,22 @@ def load_source(source: str) -> pd.DataFrame:
         if path.suffix.lower() in {".parquet", ".pq"}:
             return pd.read_parquet(path)
         return pd.read_csv(path)
-    except Exception as exc:  # any reader failure is the user's file, said in one line
-        raise ValueError(f"params.yaml data.source: {source}: unreadable: {exc}") from None
+    except Exception as exc:  # the reader's message may quote a cell: only its type is shown
+        raise DataError(
+            f"params.yaml data.source: {source}: unreadable ({type(exc).__name__})"
+        ) from None
 
 
 def split(frame: pd.DataFrame, data: dict[str, Any]) -> dict[str, pd.DataFrame]:
     id_col, label_col = data["id_column"], data["label_column"]
     missing = [c for c in [id_col, label_col, *data.get("subgroup_columns", [])] if c not in frame]
     if missing:
-        raise ValueError(f"dataset lacks column(s): {', '.join(missing)}")
+        raise DataError(f"dataset lacks column(s): {', '.join(missing)}")
     if frame.empty:
-        raise ValueError("dataset is empty")
-    if frame[id_col].duplicated().any():
-        raise ValueError(f"dataset has duplicate {id_col} values")
+        raise DataError("dataset is empty")
+    if frame[id_col].duplicated().any():  # counted, never listed: an id may be a record number
+        count = int(frame[id_col].duplicated().sum())
+        raise DataError(f"dataset has {count} duplicate {id_col} value(s)")
     train, test = train_test_split(
         frame,
         test_size=data["test_size"],

@@ -2,7 +2,9 @@
 
 It writes reports/predictions.csv (which `samdkit evaluate` turns into metrics with confidence
 intervals and acceptance verdicts) and reports/metrics.json (point estimates,
-for `dvc metrics diff`).
+for `dvc metrics diff`). reports/ is committed and published, so predictions.csv names each case by its
+row in data/prepared/test.csv, never by its id (which may be a record number), and keeps only the
+subgroup labels listed in compliance/requirements.yaml (any other value is left empty and counted).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from {{ cookiecutter.package_name }}.config import load_params, require, run_cli
@@ -21,6 +24,20 @@ MODEL_DIR = Path("models/model")
 PREDICTIONS = Path("reports/predictions.csv")
 METRICS = Path("reports/metrics.json")
 RUN_FILE = Path("reports/train_run.json")
+REQUIREMENTS = Path("compliance/requirements.yaml")
+
+
+def expected_labels(path: Path = REQUIREMENTS) -> dict[str, set[str]]:
+    """The labels each subgroup column may carry into reports/, from requirements.yaml `subgroups`."""
+    if not path.is_file():
+        return {}
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    groups = doc.get("subgroups") if isinstance(doc, dict) else None
+    return {
+        str(g["column"]): {str(v) for v in g.get("values") or []}
+        for g in groups or []
+        if isinstance(g, dict) and "column" in g
+    }
 
 
 def point_metrics(labels: pd.Series, score: pd.Series, predicted: pd.Series) -> dict[str, float]:
@@ -47,11 +64,14 @@ def main() -> None:
     test = pd.read_csv(TEST_CSV)
     model = mlflow.pyfunc.load_model(str(MODEL_DIR))
     label_col = data["label_column"]
-    predictions = pd.DataFrame({"sample_id": test[data["id_column"]], "label": test[label_col]})
+    # the row of test.csv (1 = first data row) stands in for the id, which stays in the DVC-tracked data
+    predictions = pd.DataFrame({"row": range(1, len(test) + 1), "label": test[label_col]})
     predictions["score"] = scores(model, test, feature_columns(test, data))
     predictions["predicted"] = (predictions["score"] >= threshold).astype(int)
+    labels = expected_labels()
     for column in data.get("subgroup_columns", []):
-        predictions[column] = test[column]
+        values = test[column].astype(str).where(test[column].notna(), "")
+        predictions[column] = values.where(values.isin(labels.get(column, set())), "")
     PREDICTIONS.parent.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(PREDICTIONS, index=False)
 

@@ -12,8 +12,13 @@ from sklearn.preprocessing import StandardScaler
 
 
 def feature_columns(frame: pd.DataFrame, data: dict[str, Any]) -> list[str]:
-    """Every column except the id, the label and the subgroup columns, in the file's order."""
-    excluded = {data["id_column"], data["label_column"], *data.get("subgroup_columns", [])}
+    """Every column except the id, the label, the subgroup and the excluded columns, in file order."""
+    excluded = {
+        data["id_column"],
+        data["label_column"],
+        *data.get("subgroup_columns", []),
+        *(data.get("exclude_columns") or []),
+    }
     return [c for c in frame.columns if c not in excluded]
 
 
