@@ -256,7 +256,7 @@ def test_later_signature_in_a_free_place_on_the_last_page_passes(genuine, releas
 
 
 def test_tiny_stamp_fails(genuine, release):
-    _sign_elsewhere(release / REPORT, genuine[2], page=-1, box=(300, 300, 310, 305), name="QM")
+    _sign_elsewhere(release / REPORT, genuine[2], page=-1, box=(300, 300, 380, 325), name="QM")
     done = pinned(release, genuine[1])
     assert done.returncode == 1
     assert "too small to read" in done.stdout
