@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -16,8 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from samdkit import bounded
 from samdkit.errors import UserError
 
 
@@ -59,17 +57,16 @@ def load(key: str, title: str, path: Path, root: Path, kind: str) -> Evidence:
         return ev
     ev.present = True
     ev.sha256 = sha256_file(path)
-    text = path.read_text(encoding="utf-8", errors="replace") if kind != "bytes" else ""
-    try:
-        if kind == "json":
-            ev.data = json.loads(text)
-        elif kind == "yaml":
-            ev.data = yaml.safe_load(text)
-        elif kind == "csv":
+    if kind == "json":
+        ev.data = bounded.read_json(path, rel)
+    elif kind == "yaml":
+        ev.data = bounded.read_yaml(path, rel)
+    elif kind == "csv":
+        text = bounded.read_text(path, bounded.MAX_JSON_BYTES, rel)
+        try:
             ev.data = list(csv.DictReader(text.splitlines()))
-    except (ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{rel}: unreadable {kind.upper()}: {first}") from None
+        except csv.Error as exc:
+            raise UserError(f"{rel}: unreadable CSV: {exc}") from None
     return ev
 
 
@@ -120,8 +117,8 @@ def git_info(root: Path, lock_rel: str) -> dict[str, Any]:
         text = _git(root, "show", f"{previous_tag}:{lock_rel}")
         if text:
             try:
-                previous_lock = json.loads(text)
-            except ValueError:
+                previous_lock = bounded.json_text(text, f"{previous_tag}:{lock_rel}")
+            except UserError:
                 previous_lock = None
     return {
         "available": True,

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from samdkit import bounded
 from samdkit.errors import UserError
 
 DEFAULT_PATHS: dict[str, str] = {
@@ -78,14 +77,8 @@ def load_project(root: str | Path = ".") -> Project:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Load a YAML file, turning a missing or malformed file into one clear line."""
+    """Load a YAML file (size- and alias-bounded), turning a missing or malformed file into one line."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{path}: malformed YAML{where}: {problem}") from None
+    return bounded.read_yaml(path)

@@ -1,0 +1,98 @@
+"""Escaping of untrusted text, one function per output context.
+
+Compliance texts, requirement ids, column names, subgroup values and lock fields reach published Markdown
+(the PR comment, report.md, model-card.md, which is also a Hugging Face card) and HTML. None of them may add
+a heading, link, image, HTML element, code fence, table cell or new block there. HTML is escaped by jinja's
+autoescape (markupsafe); Markdown has no standard escaper, so this module has one: CommonMark renders any
+backslash-escaped ASCII punctuation as itself, and line breaks, which would start a new block, become spaces.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from markupsafe import Markup
+
+# characters with a meaning anywhere in a GitHub/GitLab line: emphasis, code, links, images, raw HTML and
+# entities, table cells, strikethrough, math, @mentions, #issue references
+_ALWAYS = re.compile(r"([\\`*_\[\]<>&|~$!#@{}])")
+# autolinks (GFM extension): scheme:// and www. (email autolinks need the escaped "@")
+_AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<=www)(\.)")
+# block starters when the text lands at the start of a line: list, quote, setext, ordered list
+_LEADING = re.compile(r"^(>|[-+=](?=[\s\-+=]|$))|^(\d{1,9})([.)])(?=\s|$)")
+# anything that breaks a line in some renderer, control characters, and bidirectional overrides (which
+# reorder what a reader sees, e.g. "FAIL" shown as "LIAF")
+_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(value: Any) -> str:
+    """The text on one line: line breaks and tabs become spaces, control characters are dropped."""
+    text = "" if value is None else str(value)
+    text = _BREAKS.sub(" ", text).replace("\t", " ")
+    return _CONTROLS.sub("", text).strip()
+
+
+def md_inline(value: Any) -> str:
+    """Plain text for any inline Markdown context (paragraph, list item, heading text, table cell)."""
+    text = _ALWAYS.sub(r"\\\1", one_line(value))
+    text = _AUTOLINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
+    return _LEADING.sub(
+        lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text
+    )
+
+
+def md_cell(value: Any, empty: str = "—") -> str:
+    """A Markdown table cell (GFM): inline text whose "|" cannot start a new column."""
+    text = md_inline(value)
+    return text if text else empty
+
+
+def md_code(value: Any, cell: bool = False) -> str:
+    """An inline code span showing `value` verbatim: the fence is longer than any backtick run inside."""
+    text = one_line(value)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    if cell:  # GFM splits table cells before it parses code spans
+        text = text.replace("|", "\\|")
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_fence(lines: list[str], info: str = "") -> str:
+    """A fenced code block around `lines`, with a fence no line of the content can close."""
+    body = "\n".join(_CONTROLS.sub("", str(line)) for line in lines)
+    longest = max((len(run) for run in re.findall(r"`{3,}|~{3,}", body)), default=2)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{one_line(info)}\n{body}\n{fence}"
+
+
+def md_finalize(value: Any) -> Any:
+    """jinja `finalize` of the Markdown templates: every `{{ }}` is escaped unless marked safe."""
+    if isinstance(value, Markup):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return md_inline(value)
+
+
+def yaml_front_matter(data: dict[str, Any]) -> str:
+    """YAML front matter (Hugging Face card): every string one line and quoted, so no value ends the block."""
+    import yaml
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {clean(k): clean(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        return one_line(node) if isinstance(node, str) else node
+
+    class _Quoted(yaml.SafeDumper):
+        pass
+
+    _Quoted.add_representer(
+        str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"')
+    )
+    body = yaml.dump(clean(data), Dumper=_Quoted, sort_keys=False, allow_unicode=True, width=10**6)
+    return "---\n" + body + "---\n"
