@@ -60,3 +60,6 @@ def test_demo_command_runs_the_main_job(tmp_path):
     for step in ("verify-lock", "sign the report", "verify, as an auditor", "independent check"):
         assert f"==> {step}" in result.stdout
     assert "samdkit verify: PASS" in result.stdout
+    assert (
+        "authenticated (pinned fingerprint)" in result.stdout
+    )  # the auditor pinned the demo signer

@@ -46,18 +46,23 @@ def test_default_evidence_passes(default_project):
 
 def test_sign_verify_and_tamper(project_copy):
     project = project_copy
-    signed = run(["samdkit", "sign", "--demo"], project)
-    assert "DEMO" in signed.stdout
-    verdict = json.loads(run(["samdkit", "verify", "--format", "json"], project).stdout)
+    signed = json.loads(run(["samdkit", "sign", "--demo", "--format", "json"], project).stdout)
+    assert signed["demo"]
+    pin = ["--expect-signer", signed["certificate_sha256"]]
+    verdict = json.loads(run(["samdkit", "verify", "--format", "json", *pin], project).stdout)
     assert verdict["verdict"] == "PASS", verdict
     offline = project_env(project)  # only samdkit and git: no poppler to read the PDFs' text
     only = project.parent / "only-git"
     only.mkdir()
     (only / "git").symlink_to(shutil.which("git"))
     offline["PATH"] = f"{BIN}:{only}"
-    alone = json.loads(run(["samdkit", "verify", "--format", "json"], project, env=offline).stdout)
+    alone = json.loads(
+        run(["samdkit", "verify", "--format", "json", *pin], project, env=offline).stdout
+    )
     assert alone["verdict"] == "PASS", alone
     assert not [f for f in alone["findings"] if "pdftotext" in f["message"]]
+    # without poppler the stamps' placement over the page's own text is said to be unchecked
+    assert [f for f in alone["findings"] if "poppler-utils not installed" in f["message"]]
     for pdf in ("clinical-validation-report.pdf", "model-card.pdf"):
         pdfsig = subprocess.run(
             ["pdfsig", str(project / "reports" / pdf)], capture_output=True, text=True

@@ -52,6 +52,15 @@ def check_pdf(path: Path, rel: str, policy: tr.TrustPolicy, findings: list[Findi
         findings.append(finding)
         if fingerprint:
             signers.add(fingerprint)
+    if placement.unchecked_text:
+        findings.append(
+            Finding(
+                CHECK,
+                "stamps not checked against the last page's own text (poppler-utils not installed)",
+                file=rel,
+                severity="warning",
+            )
+        )
     return signers
 
 
@@ -158,6 +167,7 @@ class _Placement:
         first = min(revisions.signature_revisions.values(), default=0)
         self.original = data[: revisions.ends[first - 1]] if first > 0 else None
         self._words: list[tuple[float, ...]] | None = None
+        self.unchecked_text = False
 
     def problem(self, sig: Any) -> str | None:
         widget, rect = _widget(sig)
@@ -183,6 +193,7 @@ class _Placement:
                 return f"its visible manifestation overlaps signature {name}"
         words = self.words(box)
         if words is None:
+            self.unchecked_text = True
             return None
         if any(_overlap(rect, word) for word in words):
             return "its visible manifestation covers the document's own text on the last page"
