@@ -125,11 +125,33 @@ def write_secret(path: Path, data: bytes) -> Path:
     return path
 
 
-def _read(path_text: str, var: str) -> bytes:
-    path = Path(path_text)
-    if not path.is_file():
-        raise UserError(f"{var}: file not found: {path}")
-    return path.read_bytes()
+def _looks_like(value: str) -> str | None:
+    """What a variable that should hold a path holds instead (a hint that never shows the value)."""
+    if "-----BEGIN" in value:
+        return "PEM text"
+    compact = "".join(value.split())
+    if len(compact) >= 200 and all(c.isalnum() or c in "+/=" for c in compact):
+        return "base64 text"
+    if "\n" in value or len(value) > 1024:
+        return "text"
+    return None
+
+
+def _read(value: str, var: str) -> bytes:
+    """The bytes of the file a variable names; errors name the variable, never its value."""
+    kind = _looks_like(value)
+    if kind:
+        raise UserError(
+            f"{var} looks like {kind}, not a path: put the text in a file and set {var} to its "
+            f"path, or give a PKCS#12 file as base64 in {ENV_P12_BASE64}"
+        )
+    try:
+        path = Path(value)
+        if not path.is_file():
+            raise UserError(f"{var}: no file at the path it names")
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{var}: cannot read the file it names ({exc.strerror})") from None
 
 
 def _password() -> bytes | None:
@@ -220,27 +242,55 @@ def _material_from_pem(key_path: str, cert_path: str) -> SigningMaterial:
     return SigningMaterial(key=key, cert=cert, chain=_chain(), source=ENV_KEY)
 
 
+def _p12_from_base64(value: str) -> SigningMaterial:
+    if "-----BEGIN" in value:
+        raise UserError(
+            f"{ENV_P12_BASE64} looks like PEM text, not a base64 PKCS#12: put the key and "
+            f"certificate in files named by {ENV_KEY} and {ENV_CERT}"
+        )
+    try:
+        data = base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError(
+            f"{ENV_P12_BASE64}: not base64 (give the PKCS#12 file base64-encoded, "
+            f"or its path in {ENV_P12})"
+        ) from None
+    return material_from_pkcs12(data, _password(), ENV_P12_BASE64)
+
+
+def _guarded(var: str, load) -> SigningMaterial:
+    """Run a loader; any library error becomes one line naming `var` (never a value or a path)."""
+    try:
+        return _check_validity(load())
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"{var}: cannot load the key material ({type(exc).__name__})") from None
+
+
 def load_from_env() -> SigningMaterial:
-    """The signing key named by the environment, or one clear line saying what to set."""
+    """The signing key named by the environment, or one clear line saying what to set.
+
+    Every error names the variable only: a CI secret pasted into the wrong variable (PEM text in
+    SAMDKIT_SIGNING_KEY, base64 in SAMDKIT_SIGNING_P12) is never echoed, not even in part."""
     if os.environ.get(ENV_PKCS11):
         raise UserError(
             f"{ENV_PKCS11}: PKCS#11 tokens are not yet available in this version; "
             f"export a PKCS#12 file or use {ENV_KEY}/{ENV_CERT}"
         )
     if os.environ.get(ENV_P12_BASE64):
-        try:
-            data = base64.b64decode(os.environ[ENV_P12_BASE64], validate=False)
-        except (binascii.Error, ValueError):
-            raise UserError(f"{ENV_P12_BASE64}: not base64") from None
-        return _check_validity(material_from_pkcs12(data, _password(), ENV_P12_BASE64))
+        return _guarded(ENV_P12_BASE64, lambda: _p12_from_base64(os.environ[ENV_P12_BASE64]))
     if os.environ.get(ENV_P12):
-        data = _read(os.environ[ENV_P12], ENV_P12)
-        return _check_validity(material_from_pkcs12(data, _password(), ENV_P12))
+
+        def _p12() -> SigningMaterial:
+            return material_from_pkcs12(_read(os.environ[ENV_P12], ENV_P12), _password(), ENV_P12)
+
+        return _guarded(ENV_P12, _p12)
     key_path, cert_path = os.environ.get(ENV_KEY), os.environ.get(ENV_CERT)
     if key_path or cert_path:
         if not (key_path and cert_path):
             raise UserError(f"set both {ENV_KEY} and {ENV_CERT} (paths to PEM files)")
-        return _check_validity(_material_from_pem(key_path, cert_path))
+        return _guarded(ENV_KEY, lambda: _material_from_pem(key_path, cert_path))
     raise UserError(
         f"no signing key: set {ENV_P12_BASE64} or {ENV_P12} (+ {ENV_PASSWORD}), "
         f"or {ENV_KEY} + {ENV_CERT}; or run with --demo"
