@@ -23,8 +23,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from samdkit import __version__, atomic
+from samdkit import __version__, atomic, bounded
 from samdkit.errors import UserError
+from samdkit.escape import md_cell, md_code, md_fence, md_inline
 from samdkit.project import load_project
 
 CML_VERSION = "0.20.6"
@@ -68,12 +69,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_json(path: Path) -> tuple[Any, str | None]:
+    """(data, None) or (None, a Markdown line fragment saying why not); size-bounded like every input."""
     if not path.is_file():
-        return None, f"`{path.name}` not found"
+        return None, f"{md_code(path.name)} not found"
     try:
-        return json.loads(path.read_text(encoding="utf-8")), None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"`{path.name}` unreadable ({type(exc).__name__})"
+        return bounded.read_json(path), None
+    except UserError as exc:
+        reason = "too large" if "refused" in str(exc) else "unreadable"
+        return None, f"{md_code(path.name)} {reason}"
 
 
 def _git_show(root: Path, ref: str, rel: str) -> str | None:
@@ -95,14 +98,14 @@ def _base_evaluation(root: Path, base: str | None, rel: str) -> tuple[Any, str]:
     path = Path(base)
     if path.is_file():
         data, problem = _read_json(path)
-        return data, problem or f"`{base}`"
+        return data, problem or md_code(base)
     text = _git_show(root, base, rel)
     if text is None:
-        return None, f"`{base}` has no committed `{rel}`"
+        return None, f"{md_code(base)} has no committed {md_code(rel)}"
     try:
-        return json.loads(text), f"`{base}:{rel}`"
-    except json.JSONDecodeError:
-        return None, f"`{base}:{rel}` is not valid JSON"
+        return bounded.json_text(text, f"{base}:{rel}"), md_code(f"{base}:{rel}")
+    except UserError:
+        return None, f"{md_code(f'{base}:{rel}')} is not valid JSON"
 
 
 def _dig(data: Any, *keys: str) -> Any:
@@ -179,10 +182,24 @@ def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str
         elif current is not None:
             rows[name] = (current[0], detail[:200])
     lines = ["| gate | verdict | detail |", "|---|---|---|"]
-    lines += [f"| {name} | {_icon(v)} | {d} |" for name, (v, d) in rows.items()]
+    lines += [f"| {md_cell(name)} | {_icon(v)} | {md_cell(d)} |" for name, (v, d) in rows.items()]
     return (lines if rows else ["_No gate results were given._"]), [
         (n, v) for n, (v, _) in rows.items()
     ]
+
+
+def _suppressed(evaluation: dict[str, Any]) -> tuple[set[str], int]:
+    """Subgroups a published comment must not describe (small cells, flagged by samdkit evaluate)."""
+    size = _dig(evaluation, "publication", "min_cell_size")
+    size = size if isinstance(size, int) and not isinstance(size, bool) else 11
+    hidden = set()
+    for g in evaluation.get("subgroups") or []:
+        if not isinstance(g, dict):
+            continue
+        n = g.get("n") if isinstance(g.get("n"), int) else 0
+        if g.get("suppressed", n < size):
+            hidden.add(f"{g.get('column')}={g.get('value')}")
+    return hidden, size
 
 
 def _criteria(evaluation: Any, problem: str | None) -> list[str]:
@@ -192,20 +209,27 @@ def _criteria(evaluation: Any, problem: str | None) -> list[str]:
     if not isinstance(rows, list) or not rows:
         return ["_The evaluation lists no acceptance criteria._"]
     lines = ["| id | criterion | subgroup | observed | result |", "|---|---|---|---|---|"]
+    hidden, size = _suppressed(evaluation)
     for row in rows:
         if not isinstance(row, dict):
             continue
         result = str(row.get("result", "?")).upper()
-        text = str(row.get("criterion") or row.get("text") or "").replace("|", "\\|")
+        text = row.get("criterion") or row.get("text")
+        observed = _fmt(row.get("observed"))
+        if row.get("subgroup") in hidden:  # one patient's label must not be read off the comment
+            observed = md_cell(f"suppressed (n < {size})")
         lines.append(
-            f"| {row.get('id', '?')} | {text} | {row.get('subgroup') or 'all'} | "
-            f"{_fmt(row.get('observed'))} | {_icon(result)} |"
+            f"| {md_cell(row.get('id', '?'))} | {md_cell(text)} | "
+            f"{md_cell(row.get('subgroup') or 'all')} | {observed} | "
+            f"{md_cell(_icon(result))} |"
         )
     summary = evaluation.get("summary") if isinstance(evaluation.get("summary"), dict) else {}
     if summary:
         lines.append("")
         lines.append(
-            f"{summary.get('passed', '?')} of {summary.get('criteria', '?')} criteria passed."
+            md_inline(
+                f"{summary.get('passed', '?')} of {summary.get('criteria', '?')} criteria passed."
+            )
         )
     return lines
 
@@ -219,7 +243,7 @@ def _deltas(evaluation: Any, base: Any, label: str) -> list[str]:
     for name in names:
         new, old = _metric_value(evaluation, name), _metric_value(base, name)
         delta = "—" if new is None or old is None else f"{new - old:+.3f}"
-        lines.append(f"| {name} | {_fmt(old)} | {_fmt(new)} | {delta} |")
+        lines.append(f"| {md_cell(name)} | {_fmt(old)} | {_fmt(new)} | {delta} |")
     return lines
 
 
@@ -232,7 +256,7 @@ def _lock_change(root: Path, base: str | None, lock_path: Path) -> list[str]:
     )
     old_text = _git_show(root, base, rel)
     if old_text is None:
-        return [f"`{rel}` is new in this change (no committed lock on `{base}`)."]
+        return [f"{md_code(rel)} is new in this change (no committed lock on {md_code(base)})."]
     new_text = lock_path.read_text(encoding="utf-8", errors="replace")
     if old_text == new_text:
         return []
@@ -245,13 +269,16 @@ def _lock_change(root: Path, base: str | None, lock_path: Path) -> list[str]:
         changed = lock_diff.model_changed(changes)
         text = lock_diff.render(changes, "text", base=f"{base}:{rel}", current=rel)
     except Exception as exc:  # a malformed lock must not stop the comment
-        return [f"`{rel}` changed against `{base}` (details unavailable: {type(exc).__name__})."]
+        return [
+            f"{md_code(rel)} changed against {md_code(base)} "
+            f"(details unavailable: {type(exc).__name__})."
+        ]
     head = (
         "The **model changed**"
         if changed
         else "The model is unchanged; the lock's metadata changed"
     )
-    return [f"{head} against `{base}`:", "", "```", text.strip(), "```"]
+    return [f"{head} against {md_code(base)}:", "", md_fence(text.strip().splitlines())]
 
 
 def build(args: argparse.Namespace, project) -> tuple[str, str]:

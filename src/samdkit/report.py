@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import platform
 import sys
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from samdkit import __version__, atomic
 from samdkit.errors import UserError
-from samdkit.evidence import Evidence, Gaps, ci_info, find, git_info, load, scalars, sha256_file
+from samdkit.evidence import Evidence, Gaps, ci_info, find, git_info, load, scalars
 from samdkit.project import Project, load_project
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ REGULATORY_MAP = [
     ("21 CFR Part 11", "§11.70", "signature/record linking", "14, 15"),
 ]
 
+TEMPLATES = Path(__file__).parent / "templates"
+
 OUTPUT_NAMES = {
     "report_pdf": "clinical-validation-report.pdf",
     "report_html": "clinical-validation-report.html",
@@ -123,6 +126,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-pdf", action="store_true", help="skip the PDFs (HTML, Markdown, JSON only)"
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1, writing nothing, when any blocking gap remains (template example texts "
+        "included); release pipelines use it",
+    )
     parser.add_argument("--format", choices=("text", "json", "github"), default="text")
 
 
@@ -147,6 +156,110 @@ def _ci(metric: dict[str, Any] | None) -> str:
 
 def _method(metric: dict[str, Any] | None) -> str:
     return ((metric or {}).get("ci") or {}).get("method") or "—"
+
+
+def _quantity(value: Any, unit: str, prefixes: tuple[tuple[str, float], ...]) -> str:
+    """A measured quantity with 2 significant figures and an SI prefix: `3.2 mWh`, never `0.000000`."""
+    if value is None:
+        return "n/a"
+    value = float(value)
+    smallest_prefix, smallest_scale = prefixes[-1]
+    if value <= 0 or value < smallest_scale:
+        return f"< 1 {smallest_prefix}{unit}"
+    for prefix, scale in prefixes:
+        if value >= scale:
+            number = float(f"{value / scale:.2g}")
+            text = f"{number:.0f}" if number >= 10 else f"{number:g}"
+            return f"{text} {prefix}{unit}"
+    return f"< 1 {smallest_prefix}{unit}"  # pragma: no cover (the first test returns)
+
+
+def energy(kwh: Any) -> str:
+    """Energy given in kWh (codecarbon), printed with 2 significant figures: `3.2 mWh`, `1.4 kWh`."""
+    prefixes = (("M", 1e3), ("k", 1.0), ("", 1e-3), ("m", 1e-6), ("µ", 1e-9))
+    return _quantity(kwh, "Wh", prefixes)
+
+
+def mass_co2(kg: Any) -> str:
+    """CO₂-equivalent mass given in kg, printed with 2 significant figures: `1.4 mg CO₂eq`."""
+    prefixes = (("t", 1e3), ("kg", 1.0), ("g", 1e-3), ("mg", 1e-6), ("µg", 1e-9))
+    return "n/a" if kg is None else _quantity(kg, "", prefixes) + " CO₂eq"
+
+
+def duration(seconds: Any) -> str:
+    if seconds is None:
+        return "n/a"
+    return f"{float(f'{float(seconds):.2g}'):g} s"
+
+
+TEMPLATE_MARKER = "TEMPLATE EXAMPLE"
+
+
+def _marked_fields(data: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of every string that still starts with the template's example marker."""
+    if isinstance(data, str):
+        return [prefix or "(top level)"] if data.lstrip().startswith(TEMPLATE_MARKER) else []
+    if isinstance(data, dict):
+        items = [(f"{prefix}.{k}" if prefix else str(k), v) for k, v in data.items()]
+    elif isinstance(data, list):
+        items = [(f"{prefix}[{i}]", v) for i, v in enumerate(data)]
+    else:
+        return []
+    return [path for key, value in items for path in _marked_fields(value, key)]
+
+
+def template_examples(ev: dict[str, Evidence], params: dict[str, Any]) -> dict[str, list[str]]:
+    """{file: [field, ...]} of the template's example texts a project has not replaced yet."""
+    found: dict[str, list[str]] = {}
+    for key in ("device", "model_card", "requirements", "risks"):
+        if ev[key].present:
+            fields = _marked_fields(ev[key].data)
+            if fields:
+                found[ev[key].rel] = fields
+    source = (
+        (params.get("data") or {}).get("source") if isinstance(params.get("data"), dict) else None
+    )
+    if isinstance(source, str) and source.startswith("sklearn:"):
+        found.setdefault(ev["params"].rel, []).append("data.source (scikit-learn example data set)")
+    return found
+
+
+def _project_name(root: Path) -> str | None:
+    """`[project] name` of the project's pyproject.toml: metadata the template sets, stable across checkouts."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = (data.get("project") or {}).get("name")
+    return name if isinstance(name, str) and name.strip() else None
+
+
+def _commit_time(root: Path) -> str | None:
+    """UTC commit time of the project's HEAD (what the evidence describes), or None without git."""
+    import subprocess
+    from datetime import UTC, datetime
+
+    try:
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%ct", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+        return datetime.fromtimestamp(int(out), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def _time_basis() -> str:
+    import os
+
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return "SOURCE_DATE_EPOCH (fixed for a reproducible build; not the time of generation)"
+    return "time of generation (clock of the machine that ran samdkit report)"
 
 
 def _data_check_summary(data: Any) -> dict[str, Any]:
@@ -305,27 +418,46 @@ def _svg_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def _manufacturers(names: list[str]) -> dict[str, str]:
-    from importlib import metadata
+def _sbom(
+    project: Project, sbom_arg: str | None, target: Path, facts: dict[str, Any]
+) -> tuple[Evidence, str | None, list[str]]:
+    """(the SBOM as evidence, its JSON text, problems): the device's own, or --sbom's file as given."""
+    from samdkit import bounded
+    from samdkit import sbom as sbom_mod
 
-    out = {}
-    for name in names:
-        try:
-            meta = metadata.metadata(name)
-        except metadata.PackageNotFoundError:
-            continue
-        who = meta.get("Author") or meta.get("Maintainer") or meta.get("Author-email") or ""
-        who = (
-            who.split("<")[0].strip().strip('"')
-            or (meta.get("Maintainer-email") or "").split("<")[0]
-        )
-        if who:
-            out[name] = who.strip()[:60]
-    return out
+    title = "Software bill of materials (CycloneDX)"
+    if sbom_arg:
+        path = Path(sbom_arg)
+        if not path.is_file():
+            return Evidence("sbom", title, path, sbom_arg), None, [f"{sbom_arg} not found"]
+        text = bounded.read_text(path, bounded.MAX_JSON_BYTES)
+    else:
+        path = target
+        text, missing = sbom_mod.build(sbom_mod.Device(root=project.root, **facts))
+        if missing:
+            return (
+                Evidence("sbom", title, path, _project_relative(path, project.root)),
+                None,
+                [
+                    "runtime dependencies not installed, their versions unknown: "
+                    + ", ".join(missing)
+                ],
+            )
+    data = bounded.json_text(text, str(path))
+    evidence = Evidence(
+        key="sbom",
+        title=title,
+        path=path,
+        rel=_project_relative(path, project.root),
+        present=True,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        data=data,
+    )
+    return evidence, text, []
 
 
 def build(
-    project: Project, args: argparse.Namespace, out_dir: Path, sbom_path: Path, wait_sbom
+    project: Project, args: argparse.Namespace, out_dir: Path, sbom_path: Path
 ) -> dict[str, Any]:
     """Everything the templates need, as one JSON-serialisable dict (also written as the report JSON)."""
     from samdkit.evidence import timestamp
@@ -374,13 +506,25 @@ def build(
         if isinstance(docs.get("validation_report"), dict)
         else None
     )
-    doc_id = doc_id or settings.get("document_id") or f"CVR-{root.name}".upper()
+    project_name = _project_name(root)
+    doc_id = (
+        doc_id
+        or settings.get("document_id")
+        or (f"CVR-{project_name}".upper() if project_name else None)
+    )
     card_id = (
         (docs.get("model_card") or {}).get("id")
         if isinstance(docs.get("model_card"), dict)
         else None
     )
-    card_id = card_id or f"MC-{root.name}".upper()
+    card_id = card_id or (f"MC-{project_name}".upper() if project_name else None)
+    if not doc_id or not card_id:
+        gaps.add(
+            "0",
+            "no document id: set documents.validation_report.id and documents.model_card.id in "
+            f"{ev['device'].rel} (or [project] name in pyproject.toml)",
+        )
+        doc_id, card_id = doc_id or "CVR-UNIDENTIFIED", card_id or "MC-UNIDENTIFIED"
     revision = args.revision or git.get("tag") or ((git.get("commit") or "")[:12] or "unversioned")
 
     # 0 control block
@@ -416,6 +560,14 @@ def build(
         for label, value in intended[:-1]:
             if value in (None, "", []) and label != "Intended use statement":
                 gaps.add("2", f"{label} not stated in {ev['device'].rel}")
+
+    examples = template_examples(ev, params)
+    for rel, fields in examples.items():
+        gaps.add(
+            "1",
+            f"{rel} still holds the template's example text (marked {TEMPLATE_MARKER}) in: "
+            + ", ".join(fields),
+        )
 
     # 3 locked model
     lock = None
@@ -534,20 +686,27 @@ def build(
                 }
             )
 
-    # 12 environment (the SBOM generator ran in the background until now)
-    sbom_error = wait_sbom()
-    ev["sbom"] = load("sbom", "Software bill of materials (CycloneDX)", sbom_path, root, "json")
-    soup = []
-    if ev["sbom"].present:
-        from samdkit import sbom as sbom_mod
+    # 12 environment: the device's SBOM (its SOUP) and the tools used for verification
+    maker = device.get("manufacturer")
+    ev["sbom"], sbom_text, sbom_problems = _sbom(
+        project,
+        args.sbom,
+        sbom_path,
+        {
+            "manufacturer": (maker.get("name") if isinstance(maker, dict) else maker) or None,
+            "model_digest": str((lock or {}).get("root_digest") or "").removeprefix("sha256:")
+            or None,
+            "evaluation": evaluation,
+            "commit": git.get("commit"),
+            "timestamp": stamp,
+        },
+    )
+    from samdkit import sbom as sbom_mod
 
-        soup = sbom_mod.components(sbom_path)
-        makers = _manufacturers([c["name"] for c in soup])
-        for comp in soup:
-            if comp["name"] in makers:
-                comp["supplier"] = makers[comp["name"]]
-    else:
-        gaps.add("12", f"no SBOM: {sbom_error or 'not generated'}")
+    sbom_view = sbom_mod.components(ev["sbom"].data) if ev["sbom"].present else {}
+    soup = sbom_view.get("soup", [])
+    for problem in sbom_problems:
+        gaps.add("12", f"no SBOM: {problem}")
     emissions = _emissions(ev["emissions"].data) if ev["emissions"].present else None
     if emissions is None:
         gaps.add(
@@ -621,8 +780,11 @@ def build(
             "title": f"Clinical validation report — {name}",
             "status": "UNSIGNED DRAFT — signatures are added by samdkit sign",
             "generated_utc": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time_basis": _time_basis(),
+            "source_commit_utc": _commit_time(root) if git.get("available") else None,
             "model_card_id": card_id,
         },
+        "template_examples": examples,
         "device_name": name,
         "manufacturer": device.get("manufacturer"),
         "release_tag": git.get("tag"),
@@ -651,6 +813,7 @@ def build(
             or "see data-quality expectations (section 5) for not-null checks",
         },
         "data_quality": dq,
+        "attributes": attributes_statement(evaluation),
         "evaluation": evaluation,
         "traceability": trace,
         "risks": list(risks.values()),
@@ -662,6 +825,9 @@ def build(
             "executable_prefix": Path(sys.prefix).name,
         },
         "soup": soup,
+        "sbom_subject": sbom_view.get("subject"),
+        "verification_tools": sbom_view.get("tools", []),
+        "_sbom_text": sbom_text,
         "emissions": emissions,
         "train_run": train_run,
         "digests": digests,
@@ -670,6 +836,36 @@ def build(
         "regulatory_map": REGULATORY_MAP,
         "_figures": figures,
     }
+
+
+def attributes_statement(evaluation: dict[str, Any] | None) -> str:
+    """What the subgroup analysis covers, said from the evaluated data (never from a hand-written text)."""
+    if not evaluation:
+        return "No evaluation: no attribute of the test data was analysed."
+    columns: dict[str, int] = {}
+    for g in evaluation.get("subgroups", []):
+        columns[g["column"]] = columns.get(g["column"], 0) + 1
+    if not columns:
+        return (
+            "No subgroup attribute was analysed: the evaluation names no subgroup column, so "
+            "performance across patient groups is not assessed here."
+        )
+    named = ", ".join(f"{c} ({n} group{'s' if n != 1 else ''})" for c, n in columns.items())
+    return (
+        f"Subgroup analysis of the test set by: {named}. These are the only attributes analysed; "
+        "any other attribute is not assessed here."
+    )
+
+
+def published_subgroups(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Subgroups as a published output may show them: small cells (and their partner) without numbers."""
+    out = []
+    for g in evaluation.get("subgroups", []):
+        if g.get("suppressed", g.get("n", 0) < 11):
+            out.append({"column": g["column"], "value": g["value"], "suppressed": True})
+        else:
+            out.append({**g, "suppressed": False})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -694,6 +890,7 @@ def model_card(
     crit_by_metric: dict[tuple[str, str | None], dict[str, Any]] = {}
     for c in evaluation.get("criteria", []):
         crit_by_metric.setdefault((c["metric"], c.get("subgroup")), c)
+    min_cell = (evaluation.get("publication") or {}).get("min_cell_size", 11)
 
     def add(metric_name: str, entry: dict[str, Any], slice_name: str, n: int) -> None:
         crit = crit_by_metric.get((metric_name, None if slice_name == "overall" else slice_name))
@@ -715,8 +912,11 @@ def model_card(
         if name in overall.get("calibration", {}):
             add(name, overall["calibration"][name], "overall", overall.get("n", 0))
     fairness = []
-    for g in evaluation.get("subgroups", []):
+    for g in published_subgroups(evaluation):
         slice_name = f"{g['column']}={g['value']}"
+        if g["suppressed"]:  # a published card never describes one or a few patients
+            fairness.append({"subgroup": slice_name, "suppressed": True, "n": f"< {min_cell}"})
+            continue
         for name in ("sensitivity", "specificity", "auroc"):
             add(name, g.get("metrics", {}).get(name, {}), slice_name, g["n"])
         fairness.append(
@@ -724,6 +924,7 @@ def model_card(
                 "subgroup": slice_name,
                 "n": g["n"],
                 "below_min_n": g["below_min_n"],
+                "suppressed": False,
                 "gaps": {
                     k: g["gap_to_overall"].get(k) for k in ("sensitivity", "specificity", "auroc")
                 },
@@ -779,6 +980,13 @@ def model_card(
         ],
         "quantitative_analysis": quantitative,
         "fairness": fairness,
+        "fairness_attributes": ctx.get("attributes") or attributes_statement(ctx.get("evaluation")),
+        "publication": {
+            "min_cell_size": min_cell,
+            "note": f"subgroups with fewer than {min_cell} cases (and one partner cell when needed) "
+            "are suppressed in this published card; the controlled report keeps them with their n",
+        },
+        "template_examples": ctx.get("template_examples") or {},
         "considerations": {
             "limitations": considerations.get("limitations") or [],
             "risks": [
@@ -810,7 +1018,7 @@ def _project_relative(path: Path, root: Path) -> str:
 
 def hf_front_matter(card: dict[str, Any]) -> str:
     """YAML front matter of a Hugging Face model card (model-index holds the test-set results)."""
-    import yaml
+    from samdkit import escape
 
     details = card["model_details"]
     dataset = card["datasets"][0]
@@ -847,31 +1055,37 @@ def hf_front_matter(card: dict[str, Any]) -> str:
             }
         ],
     }
-    return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n"
+    return escape.yaml_front_matter(front)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # rendering
 
 
-def _environment(project: Project):
-    import jinja2
+def _environment(project: Project, markdown: bool = False):
+    """The jinja environment of the HTML (autoescaped) or the Markdown templates (every `{{ }}` escaped).
 
-    dirs = []
-    custom = project.section("report").get("templates")
-    for candidate in ([project.root / custom] if custom else []) + [
-        project.root / "compliance" / "templates"
-    ]:
-        if candidate.is_dir():
-            dirs.append(str(candidate))
-    dirs.append(str(Path(__file__).parent / "templates"))
+    Both read the project's template folders first; untrusted text is escaped for its output context
+    (samdkit.escape), so no input adds an element, heading, link, image, fence or table cell.
+    """
+    import jinja2
+    from markupsafe import Markup
+
+    from samdkit import escape
+
+    dirs = [str(d) for d in _template_dirs(project) if d.is_dir()]
+    options: dict[str, Any] = (
+        {"autoescape": False, "finalize": escape.md_finalize}
+        if markdown
+        else {"autoescape": jinja2.select_autoescape(["html", "html.j2"], default=True)}
+    )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(dirs),
-        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         keep_trailing_newline=True,
         lstrip_blocks=True,
+        **options,
     )
     env.filters["f"] = _fmt
     env.filters["ci"] = _ci
@@ -880,9 +1094,13 @@ def _environment(project: Project):
     env.filters["css_string"] = lambda s: (
         '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
     )
-    env.filters["mdcell"] = lambda s: (
-        str(s if s is not None else "—").replace("|", "\\|").replace("\n", " ")
-    )
+    env.filters["mdcell"] = lambda s: Markup(escape.md_cell(s))
+    env.filters["code"] = lambda s: Markup(escape.md_code(s))
+    env.filters["code_cell"] = lambda s: Markup(escape.md_code(s, cell=True))
+    env.filters["fence"] = lambda lines: Markup(escape.md_fence(list(lines)))
+    env.filters["energy"] = energy
+    env.filters["co2"] = mass_co2
+    env.filters["duration"] = duration
     env.filters["as_list"] = lambda v: (
         v if isinstance(v, list) else ([] if v in (None, "") else [v])
     )
@@ -890,18 +1108,49 @@ def _environment(project: Project):
     return env
 
 
-def _write_pdf(
+def _fetcher(allowed: list[Path]):
+    """weasyprint's URL fetcher, limited to data: URIs and files under `allowed` (no network, no other file).
+
+    A template or an input must not make the signed PDF fetch a URL or attach a local file.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+    roots = [p.resolve() for p in allowed]
+
+    class Refused(FatalURLFetchingError):
+        pass
+
+    class SandboxFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file" and parts.netloc in ("", "localhost"):
+                path = Path(unquote(parts.path)).resolve()
+                if any(path.is_relative_to(root) for root in roots) and path.is_file():
+                    return super().fetch(url, headers)
+            raise Refused(url)
+
+    return SandboxFetcher(allowed_protocols=("data", "file")), Refused
+
+
+def _render_pdf(
     html: str,
-    target: Path,
-    attachments: list[tuple[Path | None, bytes, str, str]],
-    title: str,
+    attachments: list[tuple[bytes, str, str]],
     base_url: Path,
-) -> None:
+    allowed: list[Path],
+    what: str,
+) -> bytes:
+    """The PDF/A-3b bytes of `html` with `attachments` (data, name, description) embedded."""
     from weasyprint import HTML, Attachment
 
     from samdkit.evidence import timestamp
 
     stamp = timestamp()
+    fetcher, refused = _fetcher(allowed)
     files = [
         Attachment(
             string=data,
@@ -911,72 +1160,119 @@ def _write_pdf(
             created=stamp,
             modified=stamp,
         )
-        for _, data, name, desc in attachments
+        for data, name, desc in attachments
     ]
-    pdf = HTML(string=html, base_url=str(base_url)).write_pdf(
-        pdf_variant="pdf/a-3b",
-        attachments=files,
-        uncompressed_pdf=False,
-        pdf_identifier=None,
-    )
-    atomic.write_bytes(target, pdf)
+    try:
+        return HTML(string=html, base_url=str(base_url), url_fetcher=fetcher).write_pdf(
+            pdf_variant="pdf/a-3b",
+            attachments=files,
+            uncompressed_pdf=False,
+            pdf_identifier=None,
+        )
+    except refused as exc:
+        raise UserError(
+            f"{what}: refused to fetch {str(exc)[:200]}: the renderer reads only data: URIs and "
+            "files of the template folders (no network, no other file)"
+        ) from None
+
+
+def _json_bytes(obj: Any) -> bytes:
+    """As atomic.write_json writes it (stable: sorted keys, 2-space indent, trailing newline)."""
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _render(env: Any, name: str, **ctx: Any) -> str:
+    """A template rendered; a project template's mistake is bad input (one line, exit 2)."""
+    import jinja2
+
+    template = env.get_template(name)
+    try:
+        return template.render(**ctx)
+    except jinja2.TemplateError as exc:
+        if Path(template.filename or "").is_relative_to(TEMPLATES):
+            raise  # samdkit's own template: an internal error, not bad input
+        where = getattr(exc, "filename", None) or template.filename or name
+        line = getattr(exc, "lineno", None)
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"{where}{f' line {line}' if line else ''}: {first}") from None
+
+
+def strict_refusal(ctx: dict[str, Any]) -> str | None:
+    """The one line `report --strict` exits 1 with, or None when no blocking gap remains."""
+    examples = ctx.get("template_examples") or {}
+    if examples:
+        fields = "; ".join(f"{rel}: {', '.join(f)}" for rel, f in examples.items())
+        return f"samdkit report --strict: template example text still in {fields}"
+    blocking = [g for g in ctx["gaps"] if g["blocking"]]
+    if blocking:
+        first = blocking[0]
+        return (
+            f"samdkit report --strict: {len(blocking)} blocking gap(s), first in section "
+            f"{first['section']}: {first['message']}"
+        )
+    return None
+
+
+def _template_dirs(project: Project) -> list[Path]:
+    custom = project.section("report").get("templates")
+    dirs = [project.root / custom] if custom else []
+    return [*dirs, project.root / "compliance" / "templates", TEMPLATES]
 
 
 def run(args: argparse.Namespace) -> int:
+    """Build, render everything in memory, check it, then write every output (all or none)."""
     project = load_project(".")
     out_dir = Path(args.output_dir) if args.output_dir else project.path("reports")
     outputs = {k: out_dir / v for k, v in OUTPUT_NAMES.items()}
-    sbom_error = None
-    process = None
-    if args.sbom:
-        sbom_path = Path(args.sbom)
-        if not sbom_path.is_file():
-            sbom_error = f"{sbom_path} not found"
-    else:
-        from samdkit import sbom as sbom_mod
-
-        sbom_path = outputs["sbom"]
-        process = sbom_mod.start(sbom_path)  # runs while the plots and tables are prepared
-
-    def wait_sbom() -> str | None:
-        if not args.no_pdf:
-            import weasyprint  # noqa: F401  (imported while the SBOM generator finishes)
-        if process is None:
-            return sbom_error
-        from samdkit import sbom as sbom_mod
-
-        error = sbom_mod.finish(process, sbom_path)
-        if error:
-            sbom_path.unlink(missing_ok=True)
-        return error
-
-    ctx = build(project, args, out_dir, sbom_path, wait_sbom)
+    sbom_path = Path(args.sbom) if args.sbom else outputs["sbom"]
+    ctx = build(project, args, out_dir, sbom_path)
+    sbom_text = ctx.pop("_sbom_text")
+    if getattr(args, "strict", False):
+        refusal = strict_refusal(ctx)
+        if refusal:
+            if ctx.get("_figures"):
+                ctx["_figures"].cancel()
+            print(refusal, file=sys.stderr)
+            return 1
     pending = ctx.pop("_figures")
     figures = pending.result() if pending else {}
     plots = {k: _svg_uri(v) for k, v in figures.items()}
-    env = _environment(project)
-    css = env.get_template("report.css").render()
-    fig_dir = out_dir / "figures"
-    for key, svg in figures.items():
-        atomic.write_text(fig_dir / f"{key}.svg", svg)
+    env, md_env = _environment(project), _environment(project, markdown=True)
+    css = _render(env, "report.css")
+    files: dict[Path, bytes] = {
+        out_dir / "figures" / f"{k}.svg": v.encode("utf-8") for k, v in figures.items()
+    }
+    if sbom_text is not None and not args.sbom:
+        files[outputs["sbom"]] = sbom_text.encode("utf-8")
+    report_json = _json_bytes(ctx)
+    files[outputs["report_json"]] = report_json
+    html = _render(env, "report.html.j2", **ctx, plots=plots, css=css)
+    files[outputs["report_html"]] = html.encode("utf-8")
+    files[outputs["report_md"]] = _render(
+        md_env, "report.md.j2", **ctx, figures=sorted(figures)
+    ).encode("utf-8")
+    card_src_ev = load("model_card", "", project.path("model_card"), project.root, "yaml")
+    card_src = card_src_ev.data if isinstance(card_src_ev.data, dict) else {}
+    card_ctx = {
+        "card": model_card(ctx, card_src, None),
+        "document": ctx["document"],
+        "gaps": ctx["gaps"],
+        "css": css,
+        "card_source_present": card_src_ev.present,
+    }
+    if not args.no_pdf:  # no character may print as an empty box in a signed PDF
+        from samdkit import glyphs
 
-    atomic.write_json(outputs["report_json"], ctx)
-    html = env.get_template("report.html.j2").render(**ctx, plots=plots, css=css)
-    atomic.write_text(outputs["report_html"], html)
-    md = env.get_template("report.md.j2").render(**ctx, figures=sorted(figures))
-    atomic.write_text(outputs["report_md"], md)
+        sources = {e["path"]: project.root / e["path"] for e in ctx["inputs"].values()}
+        card_html = _render(env, "model-card.html.j2", **card_ctx)
+        glyphs.check({"report": html, "model card": card_html}, css, sources)
+    allowed = [*_template_dirs(project), out_dir / "figures"]
 
     report_sha = None
     if not args.no_pdf:
         attachments = [
+            (report_json, OUTPUT_NAMES["report_json"], "Report data (machine-readable)"),
             (
-                None,
-                outputs["report_json"].read_bytes(),
-                OUTPUT_NAMES["report_json"],
-                "Report data (machine-readable)",
-            ),
-            (
-                None,
                 (json.dumps(ctx["digests"], indent=2, sort_keys=True) + "\n").encode("utf-8"),
                 "evidence-digests.json",
                 "Exactly the digests printed in section 14, for samdkit verify",
@@ -989,31 +1285,23 @@ def run(args: argparse.Namespace) -> int:
         ]:
             path = project.path(key)
             if path.is_file():
-                attachments.append((path, path.read_bytes(), path.name, desc))
+                attachments.append((path.read_bytes(), path.name, desc))
         if ctx["inputs"]["sbom"]["present"]:
-            attachments.append(
-                (sbom_path, sbom_path.read_bytes(), sbom_path.name, "CycloneDX SBOM")
-            )
-        _write_pdf(html, outputs["report_pdf"], attachments, ctx["document"]["title"], project.root)
-        report_sha = sha256_file(outputs["report_pdf"])
+            sbom_bytes = sbom_text.encode("utf-8") if sbom_text else sbom_path.read_bytes()
+            attachments.append((sbom_bytes, sbom_path.name, "CycloneDX SBOM"))
+        pdf = _render_pdf(html, attachments, project.root, allowed, "report")
+        files[outputs["report_pdf"]] = pdf
+        report_sha = hashlib.sha256(pdf).hexdigest()
 
-    card_src_ev = load("model_card", "", project.path("model_card"), project.root, "yaml")
-    card_src = card_src_ev.data if isinstance(card_src_ev.data, dict) else {}
     card = model_card(ctx, card_src, report_sha)
-    atomic.write_json(outputs["card_json"], card)
-    card_ctx = {
-        "card": card,
-        "document": ctx["document"],
-        "gaps": ctx["gaps"],
-        "css": css,
-        "card_source_present": card_src_ev.present,
-    }
-    atomic.write_text(
-        outputs["card_md"],
-        hf_front_matter(card) + env.get_template("model-card.md.j2").render(**card_ctx),
-    )
+    card_ctx["card"] = card
+    card_json = _json_bytes(card)
+    files[outputs["card_json"]] = card_json
+    files[outputs["card_md"]] = (
+        hf_front_matter(card) + _render(md_env, "model-card.md.j2", **card_ctx)
+    ).encode("utf-8")
     if not args.no_pdf:
-        card_html = env.get_template("model-card.html.j2").render(**card_ctx)
+        card_html = _render(env, "model-card.html.j2", **card_ctx)
         provenance = card["provenance"]
         card_digests = [
             {"subject": subject, "path": path, "sha256": provenance[key]}
@@ -1029,31 +1317,28 @@ def run(args: argparse.Namespace) -> int:
             if provenance.get(key) and path
         ]
         card_attach = [
+            (card_json, OUTPUT_NAMES["card_json"], "Model card source"),
             (
-                None,
-                outputs["card_json"].read_bytes(),
-                OUTPUT_NAMES["card_json"],
-                "Model card source",
-            ),
-            (
-                None,
                 (json.dumps(card_digests, indent=2, sort_keys=True) + "\n").encode("utf-8"),
                 "evidence-digests.json",
                 "Exactly the file digests printed in the model card, for samdkit verify",
             ),
         ]
-        _write_pdf(card_html, outputs["card_pdf"], card_attach, "Model card", project.root)
+        files[outputs["card_pdf"]] = _render_pdf(
+            card_html, card_attach, project.root, allowed, "model card"
+        )
 
-    written = [
-        p for k, p in outputs.items() if p.is_file() and not (args.no_pdf and k.endswith("pdf"))
-    ]
+    # everything rendered and checked: only now is any output replaced (each atomically)
+    for path, data in files.items():
+        atomic.write_bytes(path, data)
+    digests = {p: hashlib.sha256(files[p]).hexdigest() for p in outputs.values() if p in files}
     if args.format == "json":
         print(
             json.dumps(
                 {
                     "verdict": ctx["verdict"],
                     "gaps": ctx["gaps"],
-                    "outputs": {p.name: sha256_file(p) for p in written},
+                    "outputs": {p.name: d for p, d in digests.items()},
                 },
                 indent=2,
                 sort_keys=True,
@@ -1066,8 +1351,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"::{level} title=report section {gap['section']}::{gap['message']}")
             else:
                 print(f"{level.upper():<7} section {gap['section']}: {gap['message']}")
-        for p in written:
-            print(f"wrote {p}  sha256 {sha256_file(p)}")
+        for p, digest in digests.items():
+            print(f"wrote {p}  sha256 {digest}")
         print(
             f"samdkit report: verdict {ctx['verdict']} ({len([g for g in ctx['gaps'] if g['blocking']])} "
             "blocking gap(s))"
