@@ -140,6 +140,11 @@ def _looks_like(value: str) -> str | None:
 def _read(value: str, var: str) -> bytes:
     """The bytes of the file a variable names; errors name the variable, never its value."""
     kind = _looks_like(value)
+    if kind == "base64 text":
+        raise UserError(
+            f"{var} looks like base64 text, not a path: a base64 PKCS#12 goes in "
+            f"{ENV_P12_BASE64}; otherwise set {var} to the path of a file"
+        )
     if kind:
         raise UserError(
             f"{var} looks like {kind}, not a path: put the text in a file and set {var} to its "

@@ -1,0 +1,332 @@
+"""Issue 12, the sign side: check then write, interrupted runs, manifest paths, secrets, a legible stamp.
+
+Real pyHanko, poppler (pdfsig, pdftotext, pdftoppm) and MuPDF (mutool); the CLI runs in a subprocess so exit
+codes and stderr are what a user sees. The small release comes from tests/test_signing.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.test_signing import (
+    CARD,
+    MODEL_FILE,
+    REPORT,
+    SECRET,
+    make_project,
+    p12_file,
+    pdfsig,
+    samdkit,
+)
+
+pytestmark = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("pdfsig", "pdftotext", "pdftoppm", "mutool")),
+    reason="poppler-utils and mupdf-tools needed",
+)
+PDFS = (REPORT, CARD)
+
+
+@pytest.fixture(scope="module")
+def unsigned(tmp_path_factory) -> Path:
+    return make_project(tmp_path_factory.mktemp("unsigned") / "proj")
+
+
+@pytest.fixture
+def proj(unsigned, tmp_path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(unsigned, root, symlinks=True)
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every regular file under the root (links not followed), to prove nothing was written."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def one_line_refusal(done: subprocess.CompletedProcess, *words: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    for word in words:
+        assert word in done.stderr, done.stderr
+
+
+def signature_count(pdf: Path) -> int:
+    return pdfsig(pdf).count("Signature Validation: Signature is Valid")
+
+
+# ---------------------------------------------------------------- check, then write
+
+
+def test_symlink_leaving_the_project_stops_sign_before_any_write(proj, tmp_path):
+    """Issue 12 example: a model file replaced by a link to a file outside the project."""
+    outside = tmp_path / "elsewhere.bin"
+    outside.write_bytes(b"weights-from-somewhere-else")
+    (proj / MODEL_FILE).unlink()
+    (proj / MODEL_FILE).symlink_to(outside)
+    before = snapshot(proj)
+    done = samdkit(proj, "sign", "--demo")
+    one_line_refusal(done, MODEL_FILE, "outside the project")
+    assert snapshot(proj) == before and not (proj / "release").exists()
+    # fixed, the rerun signs: nothing was half-done
+    (proj / MODEL_FILE).unlink()
+    (proj / MODEL_FILE).write_bytes(b"weights-v1")
+    again = samdkit(proj, "sign", "--demo")
+    assert again.returncode == 0, again.stderr
+    assert "already signed" not in again.stderr
+    assert all(signature_count(proj / pdf) == 1 for pdf in PDFS)
+
+
+@pytest.mark.parametrize(
+    "breakage, words",
+    [
+        ("linked_folder_outside", ["models/model", "outside the project"]),
+        ("extra_file_outside", ["release files must be inside the project"]),
+        ("missing_release_file", ["reports/evaluation.json", "not found"]),
+        ("manifest_target_is_a_folder", ["is a folder"]),
+        ("one_pdf_already_signed", [CARD, "already signed"]),
+        ("pdf_unreadable", [CARD, "not a readable PDF"]),
+    ],
+)
+def test_every_bad_input_is_found_before_the_first_write(proj, tmp_path, breakage, words):
+    args = ["sign", "--demo"]
+    if breakage == "linked_folder_outside":
+        shutil.move(proj / "models/model", tmp_path / "model-outside")
+        (proj / "models/model").symlink_to(tmp_path / "model-outside")
+    elif breakage == "extra_file_outside":
+        (tmp_path / "notes.txt").write_text("x")
+        (proj / "pyproject.toml").write_text(
+            '[tool.samdkit.sign]\nextra_files = ["../notes.txt"]\n'
+        )
+    elif breakage == "missing_release_file":
+        (proj / "reports/evaluation.json").unlink()
+    elif breakage == "manifest_target_is_a_folder":
+        (proj / "out/manifest.json").mkdir(parents=True)
+        args += ["--manifest", "out/manifest.json"]
+    elif breakage == "one_pdf_already_signed":
+        assert samdkit(proj, "sign", "--demo", CARD, "--no-manifest").returncode == 0
+    elif breakage == "pdf_unreadable":
+        data = (proj / CARD).read_bytes()
+        (proj / CARD).write_bytes(data[:20] + b"\0" * (len(data) - 20))
+    before = snapshot(proj)
+    done = samdkit(proj, *args)
+    one_line_refusal(done, *words)
+    assert snapshot(proj) == before
+    assert not any((proj / "release").glob("*"))
+
+
+def test_expired_certificate_is_refused_before_any_write(proj, tmp_path):
+    import datetime as dt
+
+    p12 = p12_file(tmp_path, SECRET.encode(), not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    before = snapshot(proj)
+    env = {"SAMDKIT_SIGNING_P12": str(p12), "SAMDKIT_SIGNING_PASSWORD": SECRET}
+    one_line_refusal(samdkit(proj, "sign", env=env), "expired")
+    assert snapshot(proj) == before
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def test_symlinked_release_file_is_named_by_project_path_with_link_target(proj):
+    """A DVC-style link inside the project: the project path, the target's digest and the target."""
+    cache = proj / ".dvc/cache/files/md5/ab"
+    cache.mkdir(parents=True)
+    (cache / "cdef0123").write_bytes(b"weights-v1")
+    (proj / MODEL_FILE).unlink()
+    (proj / MODEL_FILE).symlink_to(Path("../../.dvc/cache/files/md5/ab/cdef0123"))
+    folder_target = proj / ".dvc/cache/files/md5/cd/dir0"
+    folder_target.mkdir(parents=True)
+    (folder_target / "weights.bin").write_bytes(b"more weights")
+    (proj / "models/model/extra").symlink_to(Path("../../.dvc/cache/files/md5/cd/dir0"))
+    done = samdkit(proj, "sign", "--demo", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((proj / "release/manifest.json").read_text())
+    files = manifest["files"]
+    assert not any(name.startswith(".dvc") for name in files), sorted(files)
+    entry = files[MODEL_FILE]
+    assert entry["link_target"] == ".dvc/cache/files/md5/ab/cdef0123"
+    assert entry["sha256"] == hashlib.sha256(b"weights-v1").hexdigest()
+    linked = files["models/model/extra/weights.bin"]
+    assert linked["link_target"] == ".dvc/cache/files/md5/cd/dir0/weights.bin"
+    assert linked["sha256"] == hashlib.sha256(b"more weights").hexdigest()
+    assert "link_target" not in files["model.lock"]
+    assert manifest["signer_sha256"] == json.loads(done.stdout)["certificate_sha256"]
+
+
+def test_manifest_signer_is_the_pdf_signer(proj):
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    done = samdkit(proj, "sign", "--demo", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    manifest = json.loads((proj / "release/manifest.json").read_text())
+    for pdf in PDFS:
+        reader = PdfFileReader(io.BytesIO((proj / pdf).read_bytes()))
+        cert = reader.embedded_signatures[0].signer_cert
+        assert hashlib.sha256(cert.dump()).hexdigest() == manifest["signer_sha256"]
+        assert manifest["files"][pdf]["sha256"] == hashlib.sha256((proj / pdf).read_bytes()).hexdigest()
+    assert result["certificate_sha256"] == manifest["signer_sha256"]
+
+
+# ---------------------------------------------------------------- interrupted runs
+
+
+def interrupt(root: Path, monkeypatch, stop_at: str, *argv: str) -> None:
+    """Run sign in this process and stop it as a kill would, just before it writes `stop_at`."""
+    from samdkit import atomic
+    from samdkit.cli import main
+
+    real = atomic.write_bytes
+
+    def write_bytes(path, data, mode=0o644):
+        if Path(path).name == Path(stop_at).name and Path(path).parent.name != ".unsigned":
+            raise SystemExit(137)
+        return real(path, data, mode)
+
+    monkeypatch.setattr(atomic, "write_bytes", write_bytes)
+    monkeypatch.chdir(root)
+    with pytest.raises(SystemExit):
+        main(["sign", *argv])
+    monkeypatch.undo()
+
+
+def test_interrupted_demo_run_is_named_and_rolled_back(proj, monkeypatch):
+    originals = {pdf: (proj / pdf).read_bytes() for pdf in PDFS}
+    interrupt(proj, monkeypatch, CARD, "--demo")
+    assert signature_count(proj / REPORT) == 1 and signature_count(proj / CARD) == 0
+    assert not (proj / "release/manifest.json").exists()
+    rerun = samdkit(proj, "sign", "--demo")
+    one_line_refusal(rerun, "stopped half-way", "1 of 2 PDFs signed", "--resume", "--rollback")
+    # a demo key is new on every run: it cannot complete the run, and says so
+    one_line_refusal(samdkit(proj, "sign", "--demo", "--resume"), "--rollback")
+    back = samdkit(proj, "sign", "--rollback")
+    assert back.returncode == 0, back.stderr
+    assert REPORT in back.stdout
+    assert {pdf: (proj / pdf).read_bytes() for pdf in PDFS} == originals
+    assert sorted(p.name for p in (proj / "release").iterdir()) == []
+    fresh = samdkit(proj, "sign", "--demo")
+    assert fresh.returncode == 0, fresh.stderr
+    assert all(signature_count(proj / pdf) == 1 for pdf in PDFS)
+    one_line_refusal(samdkit(proj, "sign", "--rollback"), "nothing to roll back")
+
+
+@pytest.mark.parametrize("stop_at", [CARD, "manifest.json.p7s"])
+def test_interrupted_run_is_completed_by_resume_with_the_same_key(proj, tmp_path, monkeypatch, stop_at):
+    p12 = p12_file(tmp_path, SECRET.encode())
+    env = {"SAMDKIT_SIGNING_P12": str(p12), "SAMDKIT_SIGNING_PASSWORD": SECRET}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    interrupt(proj, monkeypatch, stop_at, "--meaning", "responsibility")
+    assert not (proj / "release/manifest.json.p7s").exists()
+    one_line_refusal(samdkit(proj, "sign", env=env), "stopped half-way", "--resume")
+    done = samdkit(proj, "sign", "--resume", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["meaning"] == "Responsibility"  # the interrupted run's choice
+    for pdf in PDFS:  # exactly one signature each: the finished PDF is not signed twice
+        out = pdfsig(proj / pdf)
+        assert out.count("Signature is Valid") == 1 and "Total document signed" in out, out
+    manifest = json.loads((proj / "release/manifest.json").read_text())
+    for pdf in PDFS:
+        assert manifest["files"][pdf]["sha256"] == hashlib.sha256((proj / pdf).read_bytes()).hexdigest()
+    assert not (proj / "release/.sign-pending.json").exists()
+    assert not (proj / "release/.unsigned").exists()
+    check = subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-noverify", "-out", os.devnull,
+         "-in", "release/manifest.json.p7s", "-content", "release/manifest.json"],
+        cwd=proj, capture_output=True, text=True,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def key_material(tmp_path: Path) -> dict[str, str]:
+    """PEM key (encrypted with SECRET), PEM certificate, PKCS#12 as base64: texts and file paths."""
+    from cryptography.hazmat.primitives.serialization import (
+        BestAvailableEncryption,
+        Encoding,
+        PrivateFormat,
+    )
+
+    from samdkit.keys import make_self_signed
+
+    key, cert = make_self_signed("Quality Manager")
+    texts = {
+        "key_pem": key.private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(SECRET.encode())
+        ).decode(),
+        "cert_pem": cert.public_bytes(Encoding.PEM).decode(),
+        "p12_b64": base64.b64encode(p12_file(tmp_path, SECRET.encode()).read_bytes()).decode(),
+        "password": SECRET,
+    }
+    for name in ("key_pem", "cert_pem"):
+        (tmp_path / f"{name}.pem").write_text(texts[name])
+        texts[f"{name}_path"] = str(tmp_path / f"{name}.pem")
+    texts["p12_path"] = str(tmp_path / "signer.p12")
+    texts["p12_b64_wrapped"] = "\n".join(re.findall(".{1,76}", texts["p12_b64"]))
+    texts["long_b64"] = base64.b64encode(os.urandom(3000)).decode()
+    return texts
+
+
+CASES = {
+    # variable holding the wrong kind of text: (env built from key_material, variable, secret kind)
+    "key holds PEM": ({"SAMDKIT_SIGNING_KEY": "key_pem", "SAMDKIT_SIGNING_CERT": "cert_pem_path"}, "SAMDKIT_SIGNING_KEY", "key_pem"),
+    "key holds base64": ({"SAMDKIT_SIGNING_KEY": "p12_b64", "SAMDKIT_SIGNING_CERT": "cert_pem_path"}, "SAMDKIT_SIGNING_KEY", "p12_b64"),
+    "key holds a password": ({"SAMDKIT_SIGNING_KEY": "password", "SAMDKIT_SIGNING_CERT": "cert_pem_path"}, "SAMDKIT_SIGNING_KEY", "password"),
+    "key holds a long base64 text": ({"SAMDKIT_SIGNING_KEY": "long_b64", "SAMDKIT_SIGNING_CERT": "cert_pem_path"}, "SAMDKIT_SIGNING_KEY", "long_b64"),
+    "cert holds PEM": ({"SAMDKIT_SIGNING_KEY": "key_pem_path", "SAMDKIT_SIGNING_CERT": "cert_pem", "SAMDKIT_SIGNING_PASSWORD": "password"}, "SAMDKIT_SIGNING_CERT", "cert_pem"),
+    "cert holds a password": ({"SAMDKIT_SIGNING_KEY": "key_pem_path", "SAMDKIT_SIGNING_CERT": "password"}, "SAMDKIT_SIGNING_CERT", "password"),
+    "p12 holds base64": ({"SAMDKIT_SIGNING_P12": "p12_b64", "SAMDKIT_SIGNING_PASSWORD": "password"}, "SAMDKIT_SIGNING_P12", "p12_b64"),
+    "p12 holds wrapped base64": ({"SAMDKIT_SIGNING_P12": "p12_b64_wrapped"}, "SAMDKIT_SIGNING_P12", "p12_b64"),
+    "p12 holds PEM": ({"SAMDKIT_SIGNING_P12": "key_pem"}, "SAMDKIT_SIGNING_P12", "key_pem"),
+    "p12 holds a password": ({"SAMDKIT_SIGNING_P12": "password"}, "SAMDKIT_SIGNING_P12", "password"),
+    "p12 base64 holds PEM": ({"SAMDKIT_SIGNING_P12_BASE64": "key_pem"}, "SAMDKIT_SIGNING_P12_BASE64", "key_pem"),
+    "p12 base64 holds a password": ({"SAMDKIT_SIGNING_P12_BASE64": "password"}, "SAMDKIT_SIGNING_P12_BASE64", "password"),
+    "p12 base64, wrong password": ({"SAMDKIT_SIGNING_P12_BASE64": "p12_b64", "SAMDKIT_SIGNING_PASSWORD": "key_pem"}, "SAMDKIT_SIGNING_P12_BASE64", "key_pem"),
+    "key, wrong password": ({"SAMDKIT_SIGNING_KEY": "key_pem_path", "SAMDKIT_SIGNING_CERT": "cert_pem_path", "SAMDKIT_SIGNING_PASSWORD": "p12_b64"}, "SAMDKIT_SIGNING_KEY", "p12_b64"),
+    "chain holds PEM": ({"SAMDKIT_SIGNING_P12": "p12_path", "SAMDKIT_SIGNING_PASSWORD": "password", "SAMDKIT_SIGNING_CHAIN": "cert_pem"}, "SAMDKIT_SIGNING_CHAIN", "cert_pem"),
+    "chain holds base64": ({"SAMDKIT_SIGNING_P12": "p12_path", "SAMDKIT_SIGNING_PASSWORD": "password", "SAMDKIT_SIGNING_CHAIN": "p12_b64"}, "SAMDKIT_SIGNING_CHAIN", "p12_b64"),
+    "chain holds a password": ({"SAMDKIT_SIGNING_P12": "p12_path", "SAMDKIT_SIGNING_PASSWORD": "password", "SAMDKIT_SIGNING_CHAIN": "password"}, "SAMDKIT_SIGNING_CHAIN", "password"),
+}  # fmt: skip
+
+
+def fragments(value: str) -> list[str]:
+    """The value and distinctive pieces of it: a body line of PEM, slices of base64 or a password."""
+    body = [ln for ln in value.splitlines() if ln and "-----" not in ln]
+    pieces = [value, value[:12], value[-12:]] + body[1:3]
+    if len(value) > 40:
+        pieces += [value[20:36], value[len(value) // 2 : len(value) // 2 + 16]]
+    return [p for p in pieces if len(p) >= 8]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_key_errors_name_the_variable_never_the_value(proj, tmp_path, case):
+    env_spec, variable, secret_kind = CASES[case]
+    texts = key_material(tmp_path)
+    env = {var: texts[kind] for var, kind in env_spec.items()}
+    before = snapshot(proj)
+    done = samdkit(proj, "sign", env={**env, "SAMDKIT_DEBUG": "1"})
+    one_line_refusal(done, variable)
+    output = done.stdout + done.stderr
+    for piece in fragments(texts[secret_kind]) + fragments(SECRET) * ("password" != secret_kind):
+        assert piece not in output, (case, piece)
+    for value in env.values():  # no variable's value either, not even a path
+        assert value not in output
+    assert snapshot(proj) == before
