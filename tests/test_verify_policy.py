@@ -278,3 +278,33 @@ def test_bad_fingerprint_and_missing_trust_file_are_one_line(genuine, release):
         assert done.returncode == 2
         assert len(done.stderr.strip().splitlines()) == 1
         assert "Traceback" not in done.stderr
+
+
+def test_symlinked_release_file_is_recorded_by_project_path_and_retargeting_fails(
+    genuine, tmp_path
+):
+    """DVC links outputs into .dvc/cache: the manifest names the project path and the link's target."""
+    root = make_project(tmp_path / "proj")
+    cache = root / ".dvc/cache/files/md5/ab"
+    cache.mkdir(parents=True)
+    blob = cache / "cdef0123"
+    blob.write_bytes((root / MODEL_FILE).read_bytes())
+    (root / MODEL_FILE).unlink()
+    (root / MODEL_FILE).symlink_to(blob)
+    assert samdkit(root, "sign", env=key_env(genuine[2])).returncode == 0
+    entry = json.loads((root / "release/manifest.json").read_text())["files"][MODEL_FILE]
+    assert entry["link_target"] == ".dvc/cache/files/md5/ab/cdef0123"
+    assert pinned(root, genuine[1]).returncode == 0
+    twin = cache / "twin"  # same bytes, another target: the link no longer says what was signed
+    twin.write_bytes(blob.read_bytes())
+    (root / MODEL_FILE).unlink()
+    (root / MODEL_FILE).symlink_to(twin)
+    done = pinned(root, genuine[1])
+    assert done.returncode == 1
+    assert "symlink retargeted" in done.stdout
+    (root / MODEL_FILE).unlink()
+    (root / MODEL_FILE).symlink_to(blob)
+    blob.write_bytes(b"weights-swapped")
+    done = pinned(root, genuine[1])
+    assert done.returncode == 1
+    assert f"{MODEL_FILE}  [manifest-file] modified" in done.stdout
