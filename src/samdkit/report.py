@@ -209,7 +209,11 @@ def _marked_fields(data: Any, prefix: str = "") -> list[str]:
 
 
 def template_examples(ev: dict[str, Evidence], params: dict[str, Any]) -> dict[str, list[str]]:
-    """{file: [field, ...]} of the template's example texts a project has not replaced yet."""
+    """{file: [field, ...]} of the template's example texts a project has not replaced yet.
+
+    The marker, not the topic, decides: a project that really is about breast lesions keeps its own
+    words once the marker is gone (`params` is accepted for markers in future parameter texts).
+    """
     found: dict[str, list[str]] = {}
     for key in ("device", "model_card", "requirements", "risks"):
         if ev[key].present:
