@@ -1,8 +1,14 @@
-"""Great Expectations 1.x glue for `samdkit check-data`: load suites, validate, draft a suite.
+"""Great Expectations 1.x glue for `samdkit check-data`: load suites, validate, draft, upgrade.
 
 great_expectations and pandas are imported inside functions (a 3 s import); nothing here runs on
 `samdkit --help`. A validation goes through a GX data source chosen by name (``pandas`` today), so a
 SQL or Spark data source can later serve the same suite JSON unchanged.
+
+Suites are read and written in GX 1.x's own layout (``ExpectationSuiteSchema``, what a GX file
+context stores): a suite GX saved (ids and all) loads as it is; a GX 0.x suite is refused with the
+command that converts it (`upgrade_suite`). Results keep aggregates only (counts, rates, statistics,
+type and column names): row values and ids stay in memory and reach the terminal only on
+``--show-values``.
 """
 
 from __future__ import annotations
@@ -19,12 +25,44 @@ from samdkit.errors import UserError
 
 DATASOURCES = ("pandas",)
 PARTIAL_EXAMPLES = 10
-# expect_column_values_to_be_of_type names (type_list does not match pandas 3's "str" dtype)
-_TYPES = {"float": "float64", "int": "int64", "str": "str", "bool": "bool"}
+# a GX 0.x suite: its top-level name key and its per-expectation type key
+LEGACY_SUITE_KEY, LEGACY_TYPE_KEY = "expectation_suite_name", "expectation_type"
+# 0.x expectation names whose 1.x successor takes the same kwargs
+RENAMED = {
+    "expect_multicolumn_values_to_be_unique": (
+        "expect_select_column_values_to_be_unique_within_record"
+    ),
+}
+# 0.x per-expectation run options; in 1.x they are options of the run, not of the suite
+RUN_OPTIONS = ("result_format", "include_config", "catch_exceptions")
+# observed values that are names (of types, of columns), not row values
+NAMED_OBSERVATIONS = {
+    "expect_column_values_to_be_of_type",
+    "expect_column_values_to_be_in_type_list",
+    "expect_table_columns_to_match_ordered_list",
+    "expect_table_columns_to_match_set",
+    "expect_table_column_count_to_be_between",
+    "expect_table_column_count_to_equal",
+}
+TABLE_COLUMNS = {"expect_table_columns_to_match_ordered_list", "expect_table_columns_to_match_set"}
 
 
-def read_suite_json(path: Path, label: str) -> dict[str, Any]:
-    """The JSON of a suite file (GX ExpectationSuite.to_json_dict layout), or one clear line."""
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_legacy(raw: dict[str, Any]) -> bool:
+    """A GX 0.x suite (``expectation_suite_name``, ``expectation_type``)."""
+    expectations = raw.get("expectations")
+    return LEGACY_SUITE_KEY in raw or (
+        isinstance(expectations, list)
+        and any(isinstance(e, dict) and LEGACY_TYPE_KEY in e for e in expectations)
+    )
+
+
+def read_suite_json(path: Path, label: str, *, legacy: bool = False) -> dict[str, Any]:
+    """The JSON of a GX 1.x suite file, or one clear line (a 0.x suite only when ``legacy``)."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -35,6 +73,12 @@ def read_suite_json(path: Path, label: str) -> dict[str, Any]:
         raise UserError(f"{label}: not a Great Expectations suite (no 'expectations' list)")
     if not all(isinstance(e, dict) for e in raw["expectations"]):
         raise UserError(f"{label}: every expectation must be a JSON object")
+    if is_legacy(raw) and not legacy:
+        raise UserError(
+            f"{label}: a Great Expectations 0.x suite ('{LEGACY_SUITE_KEY}', "
+            f"'{LEGACY_TYPE_KEY}'), which GX 1.x does not load: convert it with "
+            f"`samdkit check-data --upgrade-suite {label} NEW.json`, review NEW.json, use it"
+        )
     raw.setdefault("name", path.stem)
     return raw
 
@@ -51,6 +95,95 @@ def _skip_iri_format_checker() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
 
 
+def _import_gx() -> Any:
+    _skip_iri_format_checker()
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+    return gx
+
+
+def build_expectations(expectations: list[dict[str, Any]], label: str) -> list[Any]:
+    """GX Expectation objects, one by one (GX's ExpectationSuite(**json) drops a bad one silently).
+
+    GX's own ``id`` and ``rendered_content`` are left out: a suite GX saved carries them, and an
+    expectation with an id counts, for GX, as belonging to another suite.
+    """
+    _import_gx()
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    built = []
+    for number, written in enumerate(copy.deepcopy(expectations), start=1):
+        written.pop("id", None)
+        written.pop("rendered_content", None)
+        try:
+            built.append(ExpectationConfiguration(**written).to_domain_obj())
+        except Exception as exc:  # GX raises pydantic, TypeError and its own errors
+            kind = written.get("type", "?")
+            raise UserError(
+                f"{label}: invalid expectation suite: expectation {number} ({kind}): "
+                f"{_first_line(exc)}"
+            ) from None
+    return built
+
+
+def suite_to_json(suite: Any) -> dict[str, Any]:
+    """A suite as GX's own serialiser writes it, without GX's random ids (reviewed files stay stable)."""
+    from great_expectations.core.expectation_suite import ExpectationSuiteSchema
+
+    payload = json.loads(ExpectationSuiteSchema().dumps(suite))
+    payload.pop("id", None)
+    for expectation in payload["expectations"]:
+        expectation.pop("id", None)
+        expectation.pop("rendered_content", None)
+    return _plain(payload)
+
+
+def upgrade_suite(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A GX 1.x suite from a 0.x one, and one line per thing that did not convert as it was."""
+    gx = _import_gx()
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    built, notes = [], []
+    for number, old in enumerate(raw["expectations"], start=1):
+        kind = old.get(LEGACY_TYPE_KEY) or old.get("type") or "?"
+        if kind in RENAMED:
+            notes.append(f"expectation {number}: {kind} is {RENAMED[kind]} in GX 1.x")
+            kind = RENAMED[kind]
+        kwargs = dict(old.get("kwargs") or {})
+        dropped = [key for key in RUN_OPTIONS if kwargs.pop(key, None) is not None]
+        if dropped:
+            notes.append(
+                f"expectation {number} ({kind}): dropped {', '.join(dropped)} "
+                "(a run option in GX 1.x, set by samdkit)"
+            )
+        urns = [
+            k
+            for k, v in kwargs.items()
+            if isinstance(v, dict) and not str(v.get("$PARAMETER", "")).isidentifier()
+        ]
+        if urns:
+            notes.append(
+                f"expectation {number} ({kind}): not converted: {', '.join(urns)} uses a 0.x "
+                "evaluation-parameter expression; GX 1.x takes a plain parameter name"
+            )
+            continue
+        try:
+            config = ExpectationConfiguration(type=kind, kwargs=kwargs, meta=old.get("meta") or {})
+            built.append(config.to_domain_obj())
+        except Exception as exc:
+            notes.append(f"expectation {number} ({kind}): not converted: {_first_line(exc)}")
+    meta = {k: v for k, v in (raw.get("meta") or {}).items() if k != "great_expectations_version"}
+    version = (raw.get("meta") or {}).get("great_expectations_version")
+    meta["upgraded_from"] = f"Great Expectations {version or '0.x'} suite"
+    name = str(raw.get(LEGACY_SUITE_KEY) or raw.get("name") or "suite")
+    return suite_to_json(gx.ExpectationSuite(name=name, expectations=built, meta=meta)), notes
+
+
 class Validator:
     """One ephemeral GX context with one data source, reused for every suite of a run."""
 
@@ -59,11 +192,9 @@ class Validator:
             raise UserError(
                 f"data source '{datasource}' is not supported (supported: {', '.join(DATASOURCES)})"
             )
-        _skip_iri_format_checker()
-        import great_expectations as gx
+        gx = _import_gx()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
         self.gx = gx
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(
@@ -74,60 +205,78 @@ class Validator:
 
     def load_suite(self, raw: dict[str, Any], label: str) -> tuple[Any, list[dict[str, Any]]]:
         """A GX ExpectationSuite from its JSON, and its expectations as written in the file."""
-        from great_expectations.expectations.expectation_configuration import (
-            ExpectationConfiguration,
-        )
-
         expectations = raw["expectations"]
         if not expectations:
             raise UserError(f"{label}: the suite has no expectations")
-        # built one by one: GX's ExpectationSuite(**json) logs and silently drops an invalid one
-        built = []
-        for number, written in enumerate(copy.deepcopy(expectations), start=1):
-            try:
-                built.append(ExpectationConfiguration(**written).to_domain_obj())
-            except Exception as exc:  # GX raises pydantic, TypeError and its own errors
-                text = str(exc).strip()
-                first = text.splitlines()[0] if text else type(exc).__name__
-                kind = written.get("type", "?")
-                raise UserError(
-                    f"{label}: invalid expectation suite: expectation {number} ({kind}): {first}"
-                ) from None
+        built = build_expectations(expectations, label)
         try:
             suite = self.gx.ExpectationSuite(
                 name=str(raw["name"]), expectations=built, meta=raw.get("meta")
             )
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"{label}: invalid expectation suite: {first}") from None
+            raise UserError(f"{label}: invalid expectation suite: {_first_line(exc)}") from None
         for index, expectation in enumerate(suite.expectations):
             expectation.id = (
                 f"00000000-0000-0000-0000-{index:012d}"  # maps results back to the file
             )
         return suite, expectations
 
-    def validate(
-        self, suite: Any, written: list[dict[str, Any]], frame: Any, parameters: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        """Validate frame against suite; one result per expectation, in the suite's order."""
+    def _batch(self, frame: Any) -> Any:
         self._assets += 1
         asset = self.source.add_dataframe_asset(f"batch-{self._assets}")
-        batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(
+        return asset.add_batch_definition_whole_dataframe("whole").get_batch(
             batch_parameters={"dataframe": frame}
         )
+
+    def validate(
+        self,
+        suite: Any,
+        written: list[dict[str, Any]],
+        frame: Any,
+        parameters: dict[str, Any],
+        *,
+        show_values: bool = False,
+        id_column: str | None = None,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """One aggregate result per expectation (suite order), and the row values behind failures.
+
+        The row values (GX's partial lists, the failing rows' ids, raw observed values and
+        messages) are asked of GX only with ``show_values``, and are for the terminal only.
+        """
+        result_format: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
+        if show_values:
+            result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 10}
+            if id_column and id_column in frame.columns:
+                result_format["unexpected_index_column_names"] = [id_column]
+        batch = self._batch(frame)
         result = batch.validate(
-            suite,
-            expectation_parameters=parameters,
-            result_format={
-                "result_format": "SUMMARY",
-                "partial_unexpected_count": PARTIAL_EXAMPLES,
-            },
+            suite, expectation_parameters=parameters, result_format=result_format
         )
-        rows = []
+        rows, values = [], []
         for item in result.results:
             index = int(item.expectation_config.id.rsplit("-", 1)[1])
-            rows.append((index, _row(item, written[index])))
-        return [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+            row = _row(item, written[index], frame)
+            if not row["success"] and "row_condition" in item.expectation_config.kwargs:
+                row["rows_matching_condition"] = self._rows_matching(
+                    batch, item.expectation_config.kwargs
+                )
+            rows.append((index, row))
+            if show_values and not item.success:
+                values.append({"index": index, **_row_values(item)})
+        ordered = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+        return ordered, sorted(values, key=lambda v: v["index"])
+
+    def _rows_matching(self, batch: Any, kwargs: dict[str, Any]) -> int | None:
+        """How many rows a failed expectation's row_condition selects (counted by GX)."""
+        import great_expectations.expectations as gxe
+
+        condition = {k: kwargs[k] for k in ("row_condition", "condition_parser") if k in kwargs}
+        try:
+            count = gxe.ExpectTableRowCountToBeBetween(min_value=0, **condition)
+            observed = batch.validate(count).result.get("observed_value")
+        except Exception:  # the condition itself is broken: the expectation says so
+            return None
+        return observed if isinstance(observed, int) else None
 
 
 def _plain(value: Any) -> Any:
@@ -148,8 +297,22 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _row(item: Any, written: dict[str, Any]) -> dict[str, Any]:
-    result = item.result or {}
+def _aggregate_observed(kind: str, observed: Any) -> Any:
+    """GX's observed value when it is a statistic or a name; else a count, never a row value."""
+    observed = _plain(observed)
+    if observed is None or kind in NAMED_OBSERVATIONS:
+        return observed
+    if isinstance(observed, bool | int | float):
+        return observed
+    if isinstance(observed, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in observed
+    ):
+        return observed  # quantiles and the like: statistics of the column
+    count = len(observed) if isinstance(observed, list | dict) else 1
+    return {"withheld": "row values", "count": count}
+
+
+def _messages(item: Any) -> list[str]:
     exception = item.exception_info or {}
     messages = (
         [exception.get("exception_message")]
@@ -158,38 +321,145 @@ def _row(item: Any, written: dict[str, Any]) -> dict[str, Any]:
             info.get("exception_message") for info in exception.values() if isinstance(info, dict)
         ]
     )
-    messages = [m for m in messages if m]
+    return [m for m in messages if m]
+
+
+def _scrubbed(message: str | None, frame: Any, column: Any) -> str | None:
+    """GX's message unless it quotes a value of the column (pandas' errors can)."""
+    if message is None:
+        return None
+    message = message.strip().splitlines()[0] if message.strip() else message
+    if isinstance(column, str) and column in frame.columns:
+        values = frame[column].dropna().astype(str).unique()
+        if any(len(v) >= 2 and v in message for v in values):
+            return "withheld: the message quotes row values (--show-values shows it)"
+    return message
+
+
+def _row(item: Any, written: dict[str, Any], frame: Any) -> dict[str, Any]:
+    """The aggregate result of one expectation: counts, rates, statistics, names."""
+    result = item.result or {}
+    kind = written.get("type") or item.expectation_config.type
     kwargs = dict(written.get("kwargs", {}))
+    messages = _messages(item)
+    details = result.get("details") if kind in TABLE_COLUMNS else None
     return {
-        "type": written.get("type") or item.expectation_config.type,
+        "type": kind,
         "column": kwargs.get("column"),
         "kwargs": _plain(kwargs),
         "meta": _plain(written.get("meta") or {}),
         "success": bool(item.success),
-        "observed_value": _plain(result.get("observed_value")),
+        "observed_value": _aggregate_observed(kind, result.get("observed_value")),
         "element_count": result.get("element_count"),
+        "missing_count": result.get("missing_count"),
         "unexpected_count": result.get("unexpected_count"),
         "unexpected_percent": _plain(result.get("unexpected_percent")),
-        "partial_unexpected_list": _plain(result.get("partial_unexpected_list")),
-        "details": _plain(result.get("details")),
-        "exception": messages[0] if messages else None,
+        "details": _plain(details),
+        "exception": _scrubbed(messages[0] if messages else None, frame, kwargs.get("column")),
     }
 
 
-def _kind(dtype: Any) -> str:
-    import pandas as pd
+def _row_values(item: Any) -> dict[str, Any]:
+    """What `_row` leaves out: for --show-values on a terminal, never for a file."""
+    result = item.result or {}
+    return {
+        "type": item.expectation_config.type,
+        "column": item.expectation_config.kwargs.get("column"),
+        "observed_value": _plain(result.get("observed_value")),
+        "unexpected": _plain(result.get("partial_unexpected_list")),
+        "missing": _plain(result.get("partial_missing_list")),
+        "rows": _plain(result.get("partial_unexpected_index_list")),
+        "messages": _messages(item),
+    }
 
+
+def gx_type_name(dtype: Any) -> str | None:
+    """The ``type_`` that GX's pandas check of expect_column_values_to_be_of_type accepts for dtype.
+
+    GX compares the dtype's scalar type with what the name resolves to (numpy, pandas or a
+    native type), so e.g. a timezone-aware column is ``Timestamp`` and a category column
+    ``CategoricalDtypeType``. None for object columns (GX checks those value by value).
+    """
+    _import_gx()
+    from great_expectations.expectations.core.expect_column_values_to_be_of_type import (
+        ExpectColumnValuesToBeOfType,
+    )
+
+    if getattr(dtype, "kind", None) == "O" and str(dtype) == "object":
+        return None
+    for name in dict.fromkeys([str(dtype), dtype.type.__name__]):
+        try:
+            if ExpectColumnValuesToBeOfType._validate_pandas(None, dtype, name)["success"]:
+                return name
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return None
+
+
+def _kind(dtype: Any) -> str:
+    """bool, number, category, text or other (datetimes, durations, mixed objects)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    arrow = getattr(dtype, "pyarrow_dtype", None)
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "int"
-    if pd.api.types.is_float_dtype(dtype):
-        return "float"
-    return "str"
+    if isinstance(dtype, pd.CategoricalDtype) or (
+        arrow is not None and pa.types.is_dictionary(arrow)
+    ):
+        return "category"
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_timedelta64_dtype(dtype):
+        if arrow is None or pa.types.is_integer(arrow) or pa.types.is_floating(arrow):
+            return "number"
+        return "other"
+    if pd.api.types.is_string_dtype(dtype) and str(dtype) != "object":
+        return "text"
+    return "other"
 
 
-def _round(value: float) -> float:
-    return float(f"{value:.6g}")
+def _bounds(series: Any, margin: float) -> tuple[float | int, float | int]:
+    """The column's range widened by ``margin`` of its span, rounded outward to 6 digits."""
+    low, high = _plain(series.min()), _plain(series.max())
+    span = float(high) - float(low)
+    pad = span * margin if span else (abs(float(low)) * margin or 1.0)
+    floor = float(f"{float(low) - pad:.6g}")
+    ceiling = float(f"{float(high) + pad:.6g}")
+    if low >= 0 > floor:
+        floor = 0.0
+    return (floor if floor <= low else low), (ceiling if ceiling >= high else high)
+
+
+def _value_set(series: Any) -> list[Any]:
+    return sorted({_plain(v) for v in series.dropna().unique()}, key=lambda v: (str(type(v)), v))
+
+
+def _column_expectations(
+    series: Any, column: str, *, is_id: bool, is_label: bool, margin: float, max_categories: int
+) -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    found: list[Any] = []
+    if type_name := gx_type_name(series.dtype):
+        found.append(gxe.ExpectColumnValuesToBeOfType(column=column, type_=type_name))
+    if not series.isna().any():
+        found.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    if is_id:
+        return [*found, gxe.ExpectColumnValuesToBeUnique(column=column)]
+    kind = _kind(series.dtype)
+    present = series.dropna()
+    distinct = present.nunique()
+    # a value set only for a few values that repeat: never a list of identifiers
+    categorical = distinct <= max_categories and distinct * 2 <= len(present)
+    if present.empty:
+        return found
+    if is_label or (kind in ("bool", "category", "text") and categorical):
+        found.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=_value_set(present)))
+    elif kind == "number":
+        low, high = _bounds(present, margin)
+        found.append(
+            gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+        )
+    return found
 
 
 def draft_suite(
@@ -202,15 +472,16 @@ def draft_suite(
     margin: float = 0.1,
     max_categories: int = 20,
 ) -> dict[str, Any]:
-    """A GX suite JSON drafted from a trusted frame: a starting point to review, never a verdict.
+    """A GX suite JSON drafted from a trusted, typed frame: a starting point to review, never a verdict.
 
-    Schema (ordered columns, a type per column), not-null where the data has no null, numeric
-    ranges widened by ``margin`` of their span (floored at 0 for non-negative data), value sets
-    for low-cardinality columns and the label, uniqueness of the id, row-count bounds (half to ten
-    times the rows), and for each ``cross_parameters`` entry (parameter name -> column) a
-    not-in-set expectation whose values are fed at run time.
+    Schema (ordered columns, GX's type name of each dtype), not-null where the data has no null,
+    numeric ranges widened by ``margin`` of their span (floored at 0 for non-negative data),
+    value sets for a few repeated values and the label, uniqueness of the id, row-count bounds
+    (half to ten times the rows), and for each ``cross_parameters`` entry (parameter name ->
+    column) a not-in-set expectation whose values are fed at run time. Written through GX's own
+    serialiser.
     """
-    import great_expectations as gx
+    gx = _import_gx()
     import great_expectations.expectations as gxe
 
     rows = len(frame)
@@ -219,26 +490,14 @@ def draft_suite(
         gxe.ExpectTableRowCountToBeBetween(min_value=max(1, rows // 2), max_value=rows * 10),
     ]
     for column in frame.columns:
-        series = frame[column]
-        kind = _kind(series.dtype)
-        expectations.append(gxe.ExpectColumnValuesToBeOfType(column=column, type_=_TYPES[kind]))
-        if not series.isna().any():
-            expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
-        if column == id_column:
-            expectations.append(gxe.ExpectColumnValuesToBeUnique(column=column))
-            continue
-        distinct = sorted(_plain(v) for v in series.dropna().unique())
-        if column == label_column or (kind in ("str", "bool") and len(distinct) <= max_categories):
-            expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=distinct))
-        elif kind in ("int", "float") and distinct:
-            low, high = float(series.min()), float(series.max())
-            pad = (high - low) * margin
-            low = 0.0 if low >= 0 and low - pad < 0 else low - pad
-            expectations.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column, min_value=_round(low), max_value=_round(high + pad)
-                )
-            )
+        expectations += _column_expectations(
+            frame[column],
+            str(column),
+            is_id=column == id_column,
+            is_label=column == label_column,
+            margin=margin,
+            max_categories=max_categories,
+        )
     for parameter, column in cross_parameters.items():
         if column in frame.columns:
             expectations.append(
@@ -248,14 +507,8 @@ def draft_suite(
                     meta={"notes": f"independence: no {column} of '{parameter}' may appear here"},
                 )
             )
-    suite = gx.ExpectationSuite(name=name, expectations=expectations)
-    payload = suite.to_json_dict()
-    payload.pop("id", None)
-    for expectation in payload["expectations"]:
-        expectation.pop("id", None)
-        expectation.pop("rendered_content", None)
-    payload["meta"] = {
+    meta = {
         "notes": "Drafted by `samdkit check-data --init` from a trusted dataset: review every "
         "bound before committing."
     }
-    return _plain(payload)
+    return suite_to_json(gx.ExpectationSuite(name=name, expectations=expectations, meta=meta))
