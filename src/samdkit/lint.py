@@ -10,6 +10,12 @@ What runs
 - samdkit's own notebook rule ``outputs-not-stripped``: committed outputs can carry patient data and
   make diffs unreviewable; strip them (nbstripout) before committing.
 
+Each linter stays in its domain: a notebook whose language (``metadata.language_info.name``, else
+``metadata.kernelspec.language``) is not Python (an R or Julia kernel) is linted by neither ruff
+nor pynblint; it is listed as skipped (a ``samdkit/skipped-notebook`` notice and the ``skipped``
+count of the summary), and the outputs rule still applies to it. A notebook without that metadata
+counts as Python.
+
 Configuration, in the project's pyproject.toml (every key optional; these are the defaults)::
 
     [tool.samdkit.lint]
@@ -22,7 +28,7 @@ The default ignore list fits notebooks committed with stripped outputs (never "e
 
 Findings: ``check`` is ``ruff/<code>``, ``pynblint/<slug>`` or ``samdkit/<rule>``; notebook
 cells are numbered from 1 (ruff's numbering; pynblint's 0-based index is converted).
-Exit 1 when anything is found.
+Exit 1 when anything but a skipped notebook (a notice) is found.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ DEFAULT_PYNBLINT_COMMAND = ["uvx", "--from", "pynblint==0.1.6", "--with", "click
 DEFAULT_NOTEBOOK_IGNORE = ["non-executed-notebook", "non-executed-cells"]
 SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
 OUTPUTS_RULE = "outputs-not-stripped"
+SKIPPED_RULE = "skipped-notebook"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Lint code and notebooks: ruff (project configuration) on .py and .ipynb files, "
         "pynblint on notebooks (run isolated with uvx), and a check that notebook outputs are "
         "stripped. "
+        "Notebooks of another language (R, Julia kernels) are listed as skipped. "
         "Settings live in [tool.samdkit.lint] of pyproject.toml. Exit 1 when anything is found."
     )
     parser.add_argument(
@@ -106,8 +114,50 @@ def find_notebooks(paths: list[Path], root: Path, exclude: list[str]) -> list[Pa
     )
 
 
-def run_ruff(paths: list[Path], root: Path) -> list[Finding]:
-    """ruff check with the project's configuration, as findings."""
+def notebook_language(notebook: Path) -> str:
+    """The notebook's language from its metadata; ``python`` when absent or unreadable."""
+    try:
+        metadata = json.loads(notebook.read_text(encoding="utf-8")).get("metadata") or {}
+    except (ValueError, OSError, AttributeError):
+        return "python"  # ruff reports a notebook that is not valid JSON
+    if not isinstance(metadata, dict):
+        return "python"
+    info, kernel = metadata.get("language_info"), metadata.get("kernelspec")
+    for section in (info, kernel):
+        if isinstance(section, dict):
+            name = section.get("name" if section is info else "language")
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+    return "python"
+
+
+def split_by_language(notebooks: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Python notebooks, and the others with their language (no linter here reads them)."""
+    python, other = [], []
+    for notebook in notebooks:
+        language = notebook_language(notebook)
+        if language.lower() in ("python", "python3", "ipython"):
+            python.append(notebook)
+        else:
+            other.append((notebook, language))
+    return python, other
+
+
+def skipped_findings(skipped: list[tuple[Path, str]], root: Path) -> list[Finding]:
+    return [
+        Finding(
+            check=f"samdkit/{SKIPPED_RULE}",
+            message=f"skipped: a {language} notebook, and ruff and pynblint lint Python only",
+            file=_rel(notebook, root),
+            severity="notice",
+            detail={"tool": "samdkit", "rule": SKIPPED_RULE, "language": language},
+        )
+        for notebook, language in skipped
+    ]
+
+
+def run_ruff(paths: list[Path], root: Path, skip: list[Path] | None = None) -> list[Finding]:
+    """ruff check with the project's configuration, as findings; ``skip``: notebooks it must not read."""
     command = [sys.executable, "-m", "ruff"]
     try:
         import ruff  # noqa: F401  (only to know it is installed beside samdkit)
@@ -115,7 +165,10 @@ def run_ruff(paths: list[Path], root: Path) -> list[Finding]:
         if not shutil.which("ruff"):
             raise UserError("ruff is not installed: pip install 'samdkit[lint]'") from None
         command = ["ruff"]
-    command += ["check", "--output-format", "json", "--force-exclude", *map(str, paths)]
+    command += ["check", "--output-format", "json", "--force-exclude"]
+    for notebook in skip or []:
+        command += ["--extend-exclude", _rel(notebook, root)]
+    command += [*map(str, paths)]
     proc = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 1):
         message = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[0]
@@ -243,17 +296,21 @@ def lint(root: Path, paths: list[str] | None = None) -> tuple[list[Finding], dic
         if not target.exists():
             raise UserError(f"{_rel(target, root)}: no such file or folder")
     notebooks = find_notebooks(targets, root, settings["exclude"])
+    python, skipped = split_by_language(notebooks)
     ignore = settings["notebook_ignore"]
-    findings = run_ruff(targets, root)
-    findings += run_pynblint(notebooks, root, settings["pynblint_command"], ignore)
+    findings = run_ruff(targets, root, [notebook for notebook, _ in skipped])
+    findings += run_pynblint(python, root, settings["pynblint_command"], ignore)
     if OUTPUTS_RULE not in ignore:
         findings += check_outputs_stripped(notebooks, root)
+    errors = [f for f in findings if f.severity == "error"]
+    findings += skipped_findings(skipped, root)
     summary = {
-        "notebooks": len(notebooks),
-        "ruff": sum(f.detail.get("tool") == "ruff" for f in findings),
-        "pynblint": sum(f.detail.get("tool") == "pynblint" for f in findings),
-        "samdkit": sum(f.detail.get("tool") == "samdkit" for f in findings),
-        "findings": len(findings),
+        "notebooks": len(python),
+        "ruff": sum(f.detail.get("tool") == "ruff" for f in errors),
+        "pynblint": sum(f.detail.get("tool") == "pynblint" for f in errors),
+        "samdkit": sum(f.detail.get("tool") == "samdkit" for f in errors),
+        "findings": len(errors),
+        "skipped": len(skipped),
     }
     return findings, summary
 
@@ -268,4 +325,4 @@ def run(args: argparse.Namespace) -> int:
             args.output, render(findings, "json", title="samdkit lint", summary=summary) + "\n"
         )
     print(render(findings, args.format, title="samdkit lint", summary=summary))
-    return 1 if findings else 0
+    return 1 if any(f.severity == "error" for f in findings) else 0
