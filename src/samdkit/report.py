@@ -220,11 +220,6 @@ def template_examples(ev: dict[str, Evidence], params: dict[str, Any]) -> dict[s
             fields = _marked_fields(ev[key].data)
             if fields:
                 found[ev[key].rel] = fields
-    source = (
-        (params.get("data") or {}).get("source") if isinstance(params.get("data"), dict) else None
-    )
-    if isinstance(source, str) and source.startswith("sklearn:"):
-        found.setdefault(ev["params"].rel, []).append("data.source (scikit-learn example data set)")
     return found
 
 
