@@ -180,7 +180,10 @@ def test_manifest_signer_is_the_pdf_signer(proj):
         reader = PdfFileReader(io.BytesIO((proj / pdf).read_bytes()))
         cert = reader.embedded_signatures[0].signer_cert
         assert hashlib.sha256(cert.dump()).hexdigest() == manifest["signer_sha256"]
-        assert manifest["files"][pdf]["sha256"] == hashlib.sha256((proj / pdf).read_bytes()).hexdigest()
+        assert (
+            manifest["files"][pdf]["sha256"]
+            == hashlib.sha256((proj / pdf).read_bytes()).hexdigest()
+        )
     assert result["certificate_sha256"] == manifest["signer_sha256"]
 
 
@@ -227,7 +230,9 @@ def test_interrupted_demo_run_is_named_and_rolled_back(proj, monkeypatch):
 
 
 @pytest.mark.parametrize("stop_at", [CARD, "manifest.json.p7s"])
-def test_interrupted_run_is_completed_by_resume_with_the_same_key(proj, tmp_path, monkeypatch, stop_at):
+def test_interrupted_run_is_completed_by_resume_with_the_same_key(
+    proj, tmp_path, monkeypatch, stop_at
+):
     p12 = p12_file(tmp_path, SECRET.encode())
     env = {"SAMDKIT_SIGNING_P12": str(p12), "SAMDKIT_SIGNING_PASSWORD": SECRET}
     for key, value in env.items():
@@ -243,7 +248,10 @@ def test_interrupted_run_is_completed_by_resume_with_the_same_key(proj, tmp_path
         assert out.count("Signature is Valid") == 1 and "Total document signed" in out, out
     manifest = json.loads((proj / "release/manifest.json").read_text())
     for pdf in PDFS:
-        assert manifest["files"][pdf]["sha256"] == hashlib.sha256((proj / pdf).read_bytes()).hexdigest()
+        assert (
+            manifest["files"][pdf]["sha256"]
+            == hashlib.sha256((proj / pdf).read_bytes()).hexdigest()
+        )
     assert not (proj / "release/.sign-pending.json").exists()
     assert not (proj / "release/.unsigned").exists()
     check = subprocess.run(
@@ -310,7 +318,7 @@ CASES = {
 def fragments(value: str) -> list[str]:
     """The value and distinctive pieces of it: a body line of PEM, slices of base64 or a password."""
     body = [ln for ln in value.splitlines() if ln and "-----" not in ln]
-    pieces = [value, value[:12], value[-12:]] + body[1:3]
+    pieces = [value, value[:12], value[-12:], *body[1:3]]
     if len(value) > 40:
         pieces += [value[20:36], value[len(value) // 2 : len(value) // 2 + 16]]
     return [p for p in pieces if len(p) >= 8]
@@ -325,8 +333,196 @@ def test_key_errors_name_the_variable_never_the_value(proj, tmp_path, case):
     done = samdkit(proj, "sign", env={**env, "SAMDKIT_DEBUG": "1"})
     one_line_refusal(done, variable)
     output = done.stdout + done.stderr
-    for piece in fragments(texts[secret_kind]) + fragments(SECRET) * ("password" != secret_kind):
+    for piece in fragments(texts[secret_kind]) + fragments(SECRET):
         assert piece not in output, (case, piece)
     for value in env.values():  # no variable's value either, not even a path
         assert value not in output
     assert snapshot(proj) == before
+
+
+# ---------------------------------------------------------------- the visible stamp
+
+LONG_NAME = "Dr Maximiliana Evangelista Rodríguez-Montgomery"
+
+
+@pytest.fixture(scope="module")
+def stamped(unsigned, tmp_path_factory) -> dict:
+    """Three signatures on each PDF: demo CI, a real key whose typed name differs, a long demo name.
+    The bytes after each step are kept, to compare renders."""
+    root = tmp_path_factory.mktemp("stamped") / "proj"
+    shutil.copytree(unsigned, root)
+    keydir = tmp_path_factory.mktemp("key")
+    env = {"SAMDKIT_SIGNING_P12": str(p12_file(keydir, SECRET.encode())),
+           "SAMDKIT_SIGNING_PASSWORD": SECRET}  # fmt: skip
+    steps = [
+        (["--demo", "--name", "CI Pipeline"], {}),
+        (["--add", "--name", "Dr Q. Manager", "--meaning", "review"], env),
+        (["--add", "--demo", "--name", LONG_NAME, "--meaning", "approval"], {}),
+    ]
+    states = [{pdf: (root / pdf).read_bytes() for pdf in PDFS}]
+    for argv, step_env in steps:
+        done = samdkit(root, "sign", *argv, env=step_env)
+        assert done.returncode == 0, done.stderr
+        states.append({pdf: (root / pdf).read_bytes() for pdf in PDFS})
+    return {"root": root, "states": states, "tmp": tmp_path_factory.mktemp("renders")}
+
+
+def signatures(data: bytes) -> list[dict]:
+    """Per signature: the stamp rectangle, the certificate's CN and SHA-256, the signing time in UTC."""
+    import datetime as dt
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    out = []
+    for sig in PdfFileReader(io.BytesIO(data)).embedded_signatures:
+        rect = [float(v) for v in sig.sig_field["/Rect"]]
+        cert = sig.signer_cert
+        out.append({
+            "rect": rect,
+            "cn": cert.subject.native["common_name"],
+            "sha256": hashlib.sha256(cert.dump()).hexdigest(),
+            "time": sig.self_reported_timestamp.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "name": str(sig.sig_object["/Name"]),
+            "meaning": str(sig.sig_object["/Reason"]),
+        })  # fmt: skip
+    return out
+
+
+def expected_lines(sig: dict) -> list[str]:
+    lines = [f"Electronically signed by: {sig['cn']}"]
+    if sig["name"] != sig["cn"]:
+        lines.append(f"Name as typed by the signer: {sig['name']}")
+    lines += [
+        f"Meaning of signature: {sig['meaning']}",
+        f"Date and time (UTC): {sig['time']}",
+        f"Certificate SHA-256: {sig['sha256'][:32]}",
+        sig["sha256"][32:],
+    ]
+    if "DEMO" in sig["cn"]:
+        lines.append("DEMO certificate - not a real signature")
+    return lines
+
+
+def mutool_lines(pdf: Path) -> tuple[float, list[tuple[str, tuple[float, ...], float]]]:
+    """MuPDF's text of the last page: (page height, [(line text, bbox top-left origin, font size)])."""
+    xml = subprocess.run(
+        ["mutool", "draw", "-q", "-F", "stext", "-o", "-", str(pdf), "N"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    page = ET.fromstring(xml).find("page")
+    lines = []
+    for line in page.iter("line"):
+        fonts = line.findall("font")
+        text = "".join(ch.get("c") for ch in line.iter("char"))
+        size = min(float(f.get("size")) for f in fonts)
+        lines.append((text, tuple(float(v) for v in line.get("bbox").split()), size))
+    return float(page.get("height")), lines
+
+
+def poppler_lines(pdf: Path) -> tuple[float, list[tuple[str, tuple[float, ...], float]]]:
+    """poppler's text of the last page, same shape (font size: the line's height)."""
+    pages = int(
+        re.search(
+            r"Pages:\s+(\d+)",
+            subprocess.run(
+                ["pdfinfo", str(pdf)], capture_output=True, text=True, check=True
+            ).stdout,
+        ).group(1)
+    )
+    xml = subprocess.run(
+        ["pdftotext", "-bbox-layout", "-f", str(pages), "-l", str(pages), str(pdf), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    xml = re.sub(r"<!DOCTYPE[^>]*>", "", xml).replace('xmlns="http://www.w3.org/1999/xhtml"', "")
+    page = ET.fromstring(xml).find(".//page")
+    lines = []
+    for line in page.iter("line"):
+        text = " ".join(w.text or "" for w in line.iter("word"))
+        box = tuple(float(line.get(k)) for k in ("xMin", "yMin", "xMax", "yMax"))
+        lines.append((text, box, box[3] - box[1]))
+    return float(page.get("height")), lines
+
+
+@pytest.mark.parametrize("reader", ["mutool", "poppler"])
+@pytest.mark.parametrize("pdf", PDFS)
+def test_every_stamp_field_is_whole_and_inside_its_box(stamped, pdf, reader):
+    path = stamped["root"] / pdf
+    height, lines = (mutool_lines if reader == "mutool" else poppler_lines)(path)
+    sigs = signatures(path.read_bytes())
+    assert len(sigs) == 3
+    assert sigs[1]["cn"] == "Quality Manager" and sigs[1]["name"] == "Dr Q. Manager"
+    for sig in sigs:
+        x1, y1, x2, y2 = sig["rect"]
+        top, bottom = height - y2, height - y1  # top-left origin, as the text tools report
+        for expected in expected_lines(sig):
+            found = [(box, size) for text, box, size in lines if text.strip() == expected]
+            assert found, f"{reader}: {expected!r} not found whole on the last page of {pdf}"
+            inside = [
+                size for box, size in found
+                if box[0] >= x1 - 0.5 and box[2] <= x2 + 0.5 and box[1] >= top - 0.5 and box[3] <= bottom + 0.5
+            ]  # fmt: skip
+            assert inside, (
+                f"{reader}: {expected!r} lies outside its stamp box {sig['rect']}: {found}"
+            )
+            assert max(inside) >= (5 if LONG_NAME in sig["cn"] else 6.5), (expected, inside)
+
+
+def render(data: bytes, folder: Path, name: str, tool: str, dpi: int = 100):
+    """The last page as a grey-scale array, rendered by poppler or MuPDF."""
+    import numpy as np
+    from PIL import Image
+
+    pdf = folder / f"{name}.pdf"
+    pdf.write_bytes(data)
+    png = folder / f"{name}-{tool}.png"
+    if tool == "poppler":
+        pages = int(
+            re.search(
+                r"Pages:\s+(\d+)",
+                subprocess.run(
+                    ["pdfinfo", str(pdf)], capture_output=True, text=True, check=True
+                ).stdout,
+            ).group(1)
+        )
+        subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-png", "-singlefile", "-f", str(pages),
+                        "-l", str(pages), str(pdf), str(png.with_suffix(""))], check=True)  # fmt: skip
+    else:
+        subprocess.run(["mutool", "draw", "-q", "-r", str(dpi), "-c", "gray", "-o", str(png),
+                        str(pdf), "N"], check=True)  # fmt: skip
+    return np.asarray(Image.open(png).convert("L"), dtype=int)
+
+
+@pytest.mark.parametrize("tool", ["poppler", "mutool"])
+@pytest.mark.parametrize("pdf", PDFS)
+def test_no_stamp_ink_outside_the_box(stamped, pdf, tool):
+    """Each signature changes pixels only inside its own stamp rectangle (the border's half line
+    width and antialiasing allowed), and does put ink in it."""
+    import numpy as np
+
+    states, dpi = stamped["states"], 100
+    scale, slack = dpi / 72, 2
+    for step in range(1, len(states)):
+        before = render(states[step - 1][pdf], stamped["tmp"], f"{Path(pdf).stem}-{step - 1}", tool)
+        after = render(states[step][pdf], stamped["tmp"], f"{Path(pdf).stem}-{step}", tool)
+        assert before.shape == after.shape
+        changed = np.abs(before - after) > 0
+        height = after.shape[0]
+        x1, y1, x2, y2 = signatures(states[step][pdf])[step - 1]["rect"]
+        left, right = int(x1 * scale) - slack, int(x2 * scale) + slack
+        top, bottom = int(height - y2 * scale) - slack, int(height - y1 * scale) + slack
+        inside = np.zeros_like(changed)
+        inside[max(top, 0) : bottom, max(left, 0) : right] = True
+        assert changed[inside].sum() > 500, f"signature {step}: no stamp drawn"
+        stray = np.argwhere(changed & ~inside)
+        assert len(stray) == 0, f"signature {step} ({tool}): ink outside its box at {stray[:5]}"
+        # the text is dark: the stamp really holds text, not an empty frame
+        assert (after[top + 4 : bottom - 4, left + 4 : right - 4] < 100).sum() > 1000
+
+
+def test_pdfsig_reports_every_signature_valid_on_the_untouched_release(stamped):
+    for pdf in PDFS:
+        out = pdfsig(stamped["root"] / pdf)
+        assert out.count("Signature Validation: Signature is Valid.") == 3, out
+        assert (
+            out.count("Total document signed") == 1 and out.count("Not total document signed") == 2
+        )
