@@ -235,11 +235,33 @@ def _read_csv(path: Path, label: str) -> Any:
         return pd.read_csv(
             path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
         )
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
+        offset, byte, line = _first_bad_utf8(path)
         raise UserError(
-            f"{label}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-            f"{exc.start}): save the file as UTF-8"
+            f"{label}: not UTF-8 text (byte 0x{byte:02x} at offset {offset}, line {line}): "
+            "save the file as UTF-8"
         ) from None
+
+
+def _first_bad_utf8(path: Path) -> tuple[int, int, int]:
+    """Where a file stops being UTF-8: byte offset, the byte, its line (pandas' own offset is
+    relative to a chunk)."""
+    import codecs
+    import gzip
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    offset, lines = 0, 1
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                return bad, chunk[exc.start], lines + chunk[: exc.start].count(b"\n")
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    return offset, 0, lines
 
 
 def _read_parquet(path: Path) -> Any:
