@@ -914,7 +914,7 @@ def model_card(
     for g in published_subgroups(evaluation):
         slice_name = f"{g['column']}={g['value']}"
         if g["suppressed"]:  # a published card never describes one or a few patients
-            fairness.append({"subgroup": slice_name, "suppressed": True, "n": f"< {min_cell}"})
+            fairness.append({"subgroup": slice_name, "suppressed": True, "n": "suppressed"})
             continue
         for name in ("sensitivity", "specificity", "auroc"):
             add(name, g.get("metrics", {}).get(name, {}), slice_name, g["n"])
