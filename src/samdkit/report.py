@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from samdkit import __version__, atomic
+from samdkit import __version__, atomic, signing
 from samdkit.errors import UserError
 from samdkit.evidence import Evidence, Gaps, ci_info, find, git_info, load, scalars
 from samdkit.project import Project, load_project
@@ -756,13 +756,8 @@ def build(
 
     blocking = gaps.blocking
     verdict = "PASS" if not blocking else "FAIL"
-    approvals = device.get("approvals") if isinstance(device.get("approvals"), list) else []
-    if not approvals:
-        approvals = [
-            {"role": "Author", "meaning": "authorship", "name": ""},
-            {"role": "Reviewer", "meaning": "review", "name": ""},
-            {"role": "Approver", "meaning": "approval", "name": ""},
-        ]
+    # section 15: the planned signatures that the stamps on the last page fulfil (samdkit.signing)
+    approvals = signing.planned_signers(project, device)
     reproduce = settings.get("reproduce") or [
         f"git checkout {git.get('commit') or '<commit>'}",
         "pip install -e '.[all]'   # or the lock file of the project's environment",
@@ -777,7 +772,7 @@ def build(
             "id": doc_id,
             "revision": revision,
             "title": f"Clinical validation report — {name}",
-            "status": "UNSIGNED DRAFT — signatures are added by samdkit sign",
+            "status": signing.RECORD_STATUS,
             "generated_utc": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "time_basis": _time_basis(),
             "source_commit_utc": _commit_time(root) if git.get("available") else None,
@@ -1255,6 +1250,7 @@ def run(args: argparse.Namespace) -> int:
     card_ctx = {
         "card": model_card(ctx, card_src, None),
         "document": ctx["document"],
+        "approvals": ctx["approvals"],
         "gaps": ctx["gaps"],
         "css": css,
         "card_source_present": card_src_ev.present,

@@ -43,12 +43,17 @@ MEANINGS = ("Authorship", "Approval", "Review", "Responsibility")
 DEFAULT_PDFS = ("reports/clinical-validation-report.pdf", "reports/model-card.pdf")
 DEFAULT_SBOM = "reports/sbom.cdx.json"
 DEFAULT_SIGNERS = ({"role": "Release author (CI release identity)", "meaning": "Authorship"},)
+# what every page of the report and the model card says about itself, before and after signing
+RECORD_STATUS = (
+    "Electronic record: valid only with the signatures shown on the last page; "
+    "check with samdkit verify"
+)
 FIELD_PREFIX = "samdkit-signature-"
 PENDING = ".sign-pending.json"
 BACKUPS = ".unsigned"
 # the first visible signature box on the last page, in PDF points (x1, y1, x2, y2); later signatures
 # take the next slot to the right, then the row above. Override with [tool.samdkit.sign] box.
-DEFAULT_BOX = (36.0, 24.0, 298.0, 102.0)
+DEFAULT_BOX = (45.0, 64.0, 293.0, 142.0)
 STAMP_FONT_SIZE = 7  # points; pyHanko writes font size and leading as integers
 STAMP_LEADING = 9
 STAMP_MARGIN = 6
@@ -137,28 +142,45 @@ def settings(project: Project) -> dict[str, Any]:
     return project.section("sign")
 
 
-def planned_signers(conf: dict[str, Any]) -> list[dict[str, str]]:
-    """`[tool.samdkit.sign] signers = [{role=..., meaning=...}]`: who is meant to sign, in order.
+def planned_signers(project: Project, device: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """Who is meant to sign, in stamp order: `[tool.samdkit.sign] signers = [{role, meaning}]`,
+    else compliance/device.yaml `approvals`, else one Authorship signature by the CI identity.
 
-    The report's section 15 prints this list; the stamps on the last page fulfil it. Default: one
-    Authorship signature by the CI release identity."""
-    raw = conf.get("signers")
+    The report's section 15 prints this list and the stamps on the last page fulfil it; sign takes
+    the meaning of the next planned signature when --meaning is not given."""
+    raw = settings(project).get("signers")
+    where = "[tool.samdkit.sign] signers"
     if raw is None:
-        return [dict(s) for s in DEFAULT_SIGNERS]
+        if device is None:
+            device = _device(project)
+        raw, where = device.get("approvals"), "compliance/device.yaml approvals"
+        if not raw:
+            return [dict(s) for s in DEFAULT_SIGNERS]
     if not isinstance(raw, list) or not raw:
-        raise UserError("[tool.samdkit.sign] signers: a non-empty list of {role, meaning} tables")
+        raise UserError(f"{where}: a non-empty list of {{role, meaning}} tables")
     planned = []
     for item in raw:
         if not isinstance(item, dict) or not item.get("role") or not item.get("meaning"):
-            raise UserError("[tool.samdkit.sign] signers: every entry needs a role and a meaning")
+            raise UserError(f"{where}: every entry needs a role and a meaning")
         try:
             meaning = _meaning(str(item["meaning"]))
         except argparse.ArgumentTypeError as exc:
-            raise UserError(
-                f"[tool.samdkit.sign] signers: meaning '{item['meaning']}': {exc}"
-            ) from None
-        planned.append({"role": str(item["role"]), "meaning": meaning})
+            raise UserError(f"{where}: meaning '{item['meaning']}': {exc}") from None
+        entry = {"role": str(item["role"]), "meaning": meaning}
+        if item.get("name"):
+            entry["name"] = str(item["name"])
+        planned.append(entry)
     return planned
+
+
+def _device(project: Project) -> dict[str, Any]:
+    from samdkit.project import read_yaml
+
+    try:
+        data = read_yaml(project.path("device"))
+    except Exception:  # sign does not judge device.yaml; the report does
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _setting_path(project: Project, key: str, default: str) -> Path:
@@ -700,7 +722,7 @@ def _settle(project: Project, args: argparse.Namespace) -> dict[str, Any] | None
 def _defaults(project: Project, args: argparse.Namespace, pdfs: list[Path]) -> dict[str, Any]:
     """Meaning, name and location of a new run (a resumed run takes the interrupted run's)."""
     conf = settings(project)
-    planned = planned_signers(conf)
+    planned = planned_signers(project)
     meaning = args.meaning or (_meaning(str(conf["meaning"])) if conf.get("meaning") else None)
     if meaning is None:
         slot = existing_signatures(read_pdf(pdfs[0]), pdfs[0]) if args.add and pdfs else 0
