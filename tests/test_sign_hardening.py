@@ -556,3 +556,63 @@ def rendered(tmp_path_factory, predictions) -> Path:
 def page_texts(pdf: Path) -> list[str]:
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     return text.split("\f")[:-1]
+
+
+def test_no_page_says_unsigned_and_section_15_lists_the_planned_signers(rendered, tmp_path):
+    """Issue 12 example: every page said "UNSIGNED DRAFT" and section 15 was empty after signing."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from samdkit.signing import RECORD_STATUS
+
+    root = tmp_path / "proj"
+    shutil.copytree(rendered, root)
+    status = " ".join(RECORD_STATUS.split())
+    for when in ("unsigned", "signed"):
+        if when == "signed":
+            assert samdkit(root, "sign", "--demo", "--no-manifest").returncode == 0
+            done = samdkit(root, "sign", "--add", "--demo", "--name", "Dr Jane Roe")
+            assert done.returncode == 0, done.stderr
+        for pdf in PDFS:
+            pages = page_texts(root / pdf)
+            assert len(pages) > 1
+            for number, text in enumerate(pages, 1):
+                flat = " ".join(text.split())
+                assert "unsigned" not in flat.lower(), (when, pdf, number)
+                assert status in flat, (when, pdf, number, flat[-300:])
+    section = " ".join(page_texts(root / REPORT)[-1].split())  # the signature page
+    report = " ".join(" ".join(page_texts(root / REPORT)).split())
+    s15 = report.split("15. Approvals and signatures", 1)[1].split("Appendix", 1)[0]
+    for expected in ("1 Release author (CI)", "Authorship", "2 Quality approver", "Approval"):
+        assert expected in s15, s15
+    assert "Signature page" in section and "stamp 2, Quality approver (Approval)" in section
+    card = " ".join(page_texts(root / CARD)[-1].split())
+    assert "Approvals and signatures" in card and "Quality approver" in card
+    # the stamps fulfil the plan: --add without --meaning took the next planned meaning
+    for pdf in PDFS:
+        sigs = PdfFileReader(io.BytesIO((root / pdf).read_bytes())).embedded_signatures
+        assert [str(s.sig_object["/Reason"]) for s in sigs] == ["Authorship", "Approval"]
+        assert pdfsig(root / pdf).count("Signature is Valid") == 2
+
+
+def test_stamp_slots_lie_on_blank_space_of_the_last_page(rendered, tmp_path):
+    """The first four stamp slots cover nothing the report or the model card prints."""
+    import numpy as np
+    from PIL import Image
+
+    from samdkit.signing import slot_box
+
+    for pdf in PDFS:
+        info = subprocess.run(["pdfinfo", str(rendered / pdf)], capture_output=True, text=True)
+        pages = int(re.search(r"Pages:\s+(\d+)", info.stdout).group(1))
+        width, height = (
+            float(v) for v in re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", info.stdout).groups()
+        )
+        out = tmp_path / Path(pdf).stem
+        subprocess.run(["pdftoppm", "-r", "72", "-gray", "-png", "-singlefile", "-f", str(pages),
+                        "-l", str(pages), str(rendered / pdf), str(out)], check=True)  # fmt: skip
+        image = np.asarray(Image.open(f"{out}.png").convert("L"), dtype=int)
+        for slot in range(4):
+            x1, y1, x2, y2 = slot_box(width, slot)
+            assert x2 <= width - 36, "a stamp leaves the page's right margin"
+            area = image[int(height - y2) - 2 : int(height - y1) + 2, int(x1) - 2 : int(x2) + 2]
+            assert area.min() > 240, f"{pdf}: slot {slot + 1} covers printed content"
