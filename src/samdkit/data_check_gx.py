@@ -27,12 +27,6 @@ DATASOURCES = ("pandas",)
 PARTIAL_EXAMPLES = 10
 # a GX 0.x suite: its top-level name key and its per-expectation type key
 LEGACY_SUITE_KEY, LEGACY_TYPE_KEY = "expectation_suite_name", "expectation_type"
-# 0.x expectation names whose 1.x successor takes the same kwargs
-RENAMED = {
-    "expect_multicolumn_values_to_be_unique": (
-        "expect_select_column_values_to_be_unique_within_record"
-    ),
-}
 # 0.x per-expectation run options; in 1.x they are options of the run, not of the suite
 RUN_OPTIONS = ("result_format", "include_config", "catch_exceptions")
 # observed values that are names (of types, of columns), not row values
@@ -151,9 +145,6 @@ def upgrade_suite(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     built, notes = [], []
     for number, old in enumerate(raw["expectations"], start=1):
         kind = old.get(LEGACY_TYPE_KEY) or old.get("type") or "?"
-        if kind in RENAMED:
-            notes.append(f"expectation {number}: {kind} is {RENAMED[kind]} in GX 1.x")
-            kind = RENAMED[kind]
         kwargs = dict(old.get("kwargs") or {})
         dropped = [key for key in RUN_OPTIONS if kwargs.pop(key, None) is not None]
         if dropped:
