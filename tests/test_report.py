@@ -209,8 +209,9 @@ def test_traceability_and_approvals(full):
     for item in ("UN-01", "REQ-PERF-001", "RISK-001", "RISK-004", "samdkit verify-lock"):
         assert item in trace
     approvals = text.split("15. Approvals and signatures", 1)[1]
-    assert "Florence Nightingale" in approvals and "approval" in approvals
-    assert "unsigned" in approvals
+    assert "Florence Nightingale" in approvals and "Approval" in approvals
+    # a signed copy must not call itself unsigned (issue 12): the status says what to check
+    assert "unsigned" not in approvals.lower() and "Electronic record" in approvals
     sbom = json.loads((full / "reports" / "sbom.cdx.json").read_text())
     assert any(c["name"] == "weasyprint" for c in sbom["components"])
     assert "weasyprint" in text.split("SOUP list", 1)[1]
