@@ -426,7 +426,9 @@ def test_every_failure_says_what_was_observed(
 ) -> None:
     (tmp_path / "pyproject.toml").write_text(NO_PARAMETERS, encoding="utf-8")
     data = tmp_path / "data.csv"
-    data.write_text("record,age,arm,site,code\nR1,30,A,a,x1\nR2,70,B,c,x2\nR3,80,B,c,x3\n", encoding="utf-8")
+    data.write_text(
+        "record,age,arm,site,code\nR1,30,A,a,x1\nR2,70,B,c,x2\nR3,80,B,c,x3\n", encoding="utf-8"
+    )
     suite = tmp_path / "suite.json"
     expectations = [
         expectation(

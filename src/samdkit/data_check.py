@@ -338,6 +338,7 @@ VALUE_SETS = {
     "expect_column_distinct_values_to_equal_set",
     "expect_column_most_common_value_to_be_in_set",
 }
+DECLARING = {"expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list"}
 TEXT_TYPES = {"str", "string", "object", "object_", "o", "stringdtype", "unicode", "unicode_"}
 INTEGER_TEXT = r"[+-]?[0-9]+"
 NUMBER_TEXT = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -490,15 +491,25 @@ def convert(series: Any, target: str) -> tuple[Any, int]:
 
 
 def typed(dataset: Dataset, plan: dict[str, dict[str, str]]) -> tuple[Any, dict[str, Any]]:
-    """The frame a suite sees: a text dataset's planned columns converted, with what happened."""
+    """The frame a suite sees: a text dataset's planned columns converted, with what happened.
+
+    A declared type converts the column even when some cells do not parse (they become missing,
+    and are counted); a type only implied by numeric expectations converts it only when every
+    written cell parses, else the column stays text for the other expectations.
+    """
     if not dataset.text:
         return dataset.frame, {}
     frame, typing = dataset.frame, {}
     columns = {}
     for column, spec in plan.items():
-        if column in frame.columns:
-            columns[column], unparsed = convert(frame[column], spec["as"])
-            typing[column] = {**spec, "unparsed": unparsed}
+        if column not in frame.columns:
+            continue
+        values, unparsed = convert(frame[column], spec["as"])
+        typing[column] = {**spec, "unparsed": unparsed}
+        if unparsed and spec["declared_by"] not in DECLARING:
+            typing[column]["kept_as_text"] = True  # only a declared type may turn text missing
+        else:
+            columns[column] = values
     return (frame.assign(**columns) if columns else frame), typing
 
 
@@ -630,7 +641,8 @@ def _typing_rows(typing: dict[str, Any], frame: Any) -> list[dict[str, Any]]:
     for column, spec in typing.items():
         if not spec["unparsed"]:
             continue
-        present = int(frame[column].notna().sum()) + spec["unparsed"]
+        kept = spec.get("kept_as_text", False)
+        present = int(frame[column].notna().sum()) + (0 if kept else spec["unparsed"])
         rows.append(
             {
                 "type": TYPING_CHECK,
@@ -640,7 +652,8 @@ def _typing_rows(typing: dict[str, Any], frame: Any) -> list[dict[str, Any]]:
                 "success": False,
                 "observed_value": None,
                 "element_count": present,
-                "missing_count": int(frame[column].isna().sum()) - spec["unparsed"],
+                "missing_count": int(frame[column].isna().sum())
+                - (0 if kept else spec["unparsed"]),
                 "unexpected_count": spec["unparsed"],
                 "unexpected_percent": 100.0 * spec["unparsed"] / present,
                 "details": None,
@@ -773,9 +786,10 @@ def _observed(result: dict[str, Any]) -> str | None:
     if result["exception"]:
         return f"could not run: {result['exception']}"
     if result["type"] == TYPING_CHECK:
+        kept = "" if result["kwargs"]["declared_by"] in DECLARING else " (column kept as text)"
         return (
             f"observed {result['unexpected_count']} of {result['element_count']} written values "
-            f"that are not {result['kwargs']['type_']}"
+            f"that are not {result['kwargs']['type_']}{kept}"
         )
     observed = result["observed_value"]
     if isinstance(observed, dict) and "withheld" in observed:
