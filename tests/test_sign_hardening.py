@@ -140,6 +140,22 @@ def test_expired_certificate_is_refused_before_any_write(proj, tmp_path):
     assert snapshot(proj) == before
 
 
+def test_a_failure_while_signing_writes_nothing_and_names_no_url(proj):
+    """Signatures and the manifest are computed in memory first: an unreachable timestamp authority
+    (its URL may hold credentials) stops the run before any file changes."""
+    import socket
+
+    with socket.socket() as sock:  # a local port that refuses connections
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://tsa-user:{SECRET}@127.0.0.1:{port}/tsa"
+    before = snapshot(proj)
+    done = samdkit(proj, "sign", "--demo", env={"SAMDKIT_TSA_URL": url})
+    one_line_refusal(done, "SAMDKIT_TSA_URL", "nothing was written")
+    assert SECRET not in done.stderr and "tsa-user" not in done.stderr
+    assert snapshot(proj) == before and not any((proj / "release").glob("*"))
+
+
 # ---------------------------------------------------------------- manifest
 
 

@@ -736,6 +736,42 @@ def _defaults(project: Project, args: argparse.Namespace, pdfs: list[Path]) -> d
     }
 
 
+def _choose(project: Project, args: argparse.Namespace, record: dict[str, Any] | None):
+    """PDFs, manifest path, and name/meaning/location: the interrupted run's, or this run's."""
+    if record:
+        manifest_path = project.root / record["manifest"] if record["manifest"] else None
+        return record["add"], [project.root / p for p in record["pdfs"]], manifest_path, record
+    pdfs = [p if p.is_absolute() else project.root / p for p in args.pdfs]
+    pdfs = pdfs or release_pdfs(project)
+    manifest_path = None
+    if not args.add and not args.no_manifest:
+        manifest_path = args.manifest or project.path("release") / "manifest.json"
+        if not manifest_path.is_absolute():
+            manifest_path = project.root / manifest_path
+    return args.add, pdfs, manifest_path, _defaults(project, args, pdfs)
+
+
+def _sign_all(plan: Plan, material, name: str, chosen: dict[str, Any], timestamper) -> dict:
+    """Every PDF signed in memory (PDFs an interrupted run finished are kept as they are)."""
+    out: dict[Path, bytes] = {}
+    for pdf, data in plan.pdfs.items():
+        if pdf in plan.done:
+            out[pdf] = data
+            continue
+        out[pdf] = sign_pdf_bytes(
+            data,
+            material,
+            name=name,
+            meaning=chosen["meaning"],
+            location=chosen["location"],
+            timestamper=timestamper,
+            box=settings(plan.project).get("box"),
+        )
+        if not out[pdf].startswith(data):  # the promise of an incremental update, checked
+            raise RuntimeError(f"{pdf}: signed output does not keep the original as a prefix")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     quiet_libraries()
     project = load_project(".")
@@ -746,22 +782,9 @@ def run(args: argparse.Namespace) -> int:
         for rel in restored:
             print(f"  {rel}")
         return 0
-    if record:
-        add, pdfs, chosen = record["add"], [project.root / p for p in record["pdfs"]], record
-        manifest_path = project.root / record["manifest"] if record["manifest"] else None
-    else:
-        add = args.add
-        pdfs = [p if p.is_absolute() else project.root / p for p in args.pdfs]
-        pdfs = pdfs or release_pdfs(project)
-        manifest_path = None
-        if not add and not args.no_manifest:
-            manifest_path = args.manifest or project.path("release") / "manifest.json"
-            manifest_path = (
-                manifest_path if manifest_path.is_absolute() else project.root / manifest_path
-            )
-        chosen = _defaults(project, args, pdfs)
+    add, pdfs, manifest_path, chosen = _choose(project, args, record)
 
-    # check every input before touching anything: key, PDFs, release files, outputs
+    # check every input and compute every output in memory before the first write
     material = _material(args, record)
     name = chosen["name"] or material.common_name
     if material.demo and keys.DEMO_LABEL not in name:
@@ -772,29 +795,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         plan = make_plan(project, pdfs, manifest_path, add)
     entries = _entries(plan) if manifest_path else {}
+    try:
+        signed_pdfs = _sign_all(plan, material, name, chosen, timestamper)
+        final = {_rel(project, pdf): data for pdf, data in signed_pdfs.items()}
+        if manifest_path is not None:
+            manifest = _manifest_bytes(project, plan.files, entries, final, material, timestamper)
+    except OSError as exc:  # pyHanko's TimestampRequestError; the URL may hold credentials
+        if timestamper is None:
+            raise
+        raise UserError(
+            f"{keys.ENV_TSA}: the timestamp authority did not answer ({type(exc).__name__}); "
+            "nothing was written"
+        ) from None
+
+    # write: a pending record and pre-sign copies first, so a kill here can be resumed or undone
     if not record:
         begin(plan, material, add, chosen)
-
-    signed: list[dict[str, Any]] = []
-    final: dict[str, bytes] = {}
-    for pdf, data in plan.pdfs.items():
-        out = data
+    for pdf, data in signed_pdfs.items():
         if pdf not in plan.done:
-            out = sign_pdf_bytes(
-                data,
-                material,
-                name=name,
-                meaning=chosen["meaning"],
-                location=chosen["location"],
-                timestamper=timestamper,
-                box=settings(project).get("box"),
-            )
-            if not out.startswith(data):  # the promise of an incremental update, checked
-                raise RuntimeError(f"{pdf}: signed output does not keep the original as a prefix")
-            atomic.write_bytes(pdf, out)
-        final[_rel(project, pdf)] = out
-        signed.append({"pdf": _rel(project, pdf), "signatures": existing_signatures(out, pdf)})
-
+            atomic.write_bytes(pdf, data)
     result: dict[str, Any] = {
         "signer": name,
         "certificate_subject": material.subject,
@@ -803,10 +822,16 @@ def run(args: argparse.Namespace) -> int:
         "demo": material.demo,
         "timestamp": bool(timestamper),
         "resumed": bool(record),
-        "signed": signed,
+        "signed": [
+            {"pdf": rel, "signatures": existing_signatures(data, Path(rel))}
+            for rel, data in final.items()
+        ],
     }
     if manifest_path is not None:
-        _write_manifest(project, manifest_path, plan.files, entries, final, material, timestamper)
+        from samdkit import manifest as mf
+
+        atomic.write_bytes(manifest_path, manifest[0])
+        atomic.write_bytes(mf.signature_path(manifest_path), manifest[1])
         result["manifest"] = _rel(project, manifest_path)
         result["manifest_files"] = len(plan.files)
     finish(project)
@@ -814,15 +839,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_manifest(
+def _manifest_bytes(
     project: Project,
-    path: Path,
     files: list[str],
     entries: dict[str, Any],
     pdfs: dict[str, bytes],
     material: keys.SigningMaterial,
     timestamper,
-) -> None:
+) -> tuple[bytes, bytes]:
+    """The manifest and its detached CMS signature, in memory."""
     from samdkit import manifest as mf
 
     entries = {**entries, **{rel: mf.bytes_entry(data) for rel, data in pdfs.items()}}
@@ -831,9 +856,7 @@ def _write_manifest(
     if missing:  # every checked release file is in the manifest
         raise RuntimeError(f"manifest lost {sorted(missing)}")
     data = mf.dumps(content)
-    signature = mf.sign_detached(data, material, timestamper=timestamper)
-    atomic.write_bytes(path, data)
-    atomic.write_bytes(mf.signature_path(path), signature)
+    return data, mf.sign_detached(data, material, timestamper=timestamper)
 
 
 def _print(result: dict[str, Any], fmt: str) -> None:
