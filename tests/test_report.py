@@ -71,6 +71,10 @@ def populate(
         shutil.copy(DATA / data_check, root / "reports" / "data-check.json")
     if lock:
         shutil.copy(DATA / "model.lock", root / "model.lock")
+    # the device the SBOM describes (its SOUP: the runtime closure of these dependencies)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "blt-device"\nversion = "1.0.0"\ndependencies = ["scikit-learn"]\n'
+    )
     (root / "params.yaml").write_text(
         "data:\n  source: sklearn.datasets.load_breast_cancer\n  subgroup_columns: [size_tertile]\n"
         "  test_size: 0.3\n  seed: 42\nevaluate:\n  threshold: 0.5\n"
@@ -213,8 +217,10 @@ def test_traceability_and_approvals(full):
     # a signed copy must not call itself unsigned (issue 12): the status says what to check
     assert "unsigned" not in approvals.lower() and "Electronic record" in approvals
     sbom = json.loads((full / "reports" / "sbom.cdx.json").read_text())
-    assert any(c["name"] == "weasyprint" for c in sbom["components"])
-    assert "weasyprint" in text.split("SOUP list", 1)[1]
+    # the renderer verified the device; it is a tool used for verification, not SOUP
+    assert any(c["name"] == "weasyprint" for c in sbom["metadata"]["tools"]["components"])
+    assert not any(c["name"] == "weasyprint" for c in sbom["components"])
+    assert "weasyprint" in text.split("Tools used for verification", 1)[1]
 
 
 def test_model_card_exports(full):
@@ -356,8 +362,8 @@ def test_plots_drawn_in_a_worker_process_are_the_ones_drawn_in_process(full):
 
 def test_soup_list_names_every_sbom_component(full):
     sbom = json.loads((full / "reports" / "sbom.cdx.json").read_text())
-    names = {c["name"] for c in sbom["components"]}
+    names = {c["name"] for c in sbom["components"] if c["type"] == "library"}
     text = pdftotext(full / "reports" / "clinical-validation-report.pdf")
-    soup = text[text.index("SOUP list") : text.index("13. Residual anomalies")]
-    assert len(names) > 50
+    soup = text[text.index("SOUP of the device") : text.index("Tools used for verification")]
+    assert "scikit-learn" in names and "numpy" in names
     assert not [n for n in names if n not in soup]

@@ -432,7 +432,14 @@ def _sbom(
         text = bounded.read_text(path, bounded.MAX_JSON_BYTES)
     else:
         path = target
-        text, missing = sbom_mod.build(sbom_mod.Device(root=project.root, **facts))
+        try:
+            text, missing = sbom_mod.build(sbom_mod.Device(root=project.root, **facts))
+        except sbom_mod.NoDevice as exc:
+            return (
+                Evidence("sbom", title, path, _project_relative(path, project.root)),
+                None,
+                [str(exc)],
+            )
         if missing:
             return (
                 Evidence("sbom", title, path, _project_relative(path, project.root)),
@@ -819,6 +826,9 @@ def build(
             "executable_prefix": Path(sys.prefix).name,
         },
         "soup": soup,
+        "sbom_subject": sbom_view.get("subject"),
+        "verification_tools": sbom_view.get("tools", []),
+        "_sbom_text": sbom_text,
         "sbom_subject": sbom_view.get("subject"),
         "verification_tools": sbom_view.get("tools", []),
         "_sbom_text": sbom_text,

@@ -45,6 +45,10 @@ TOOLS = (
 )
 
 
+class NoDevice(UserError):
+    """The project names no device (no pyproject.toml [project] name): a gap of the report, not a crash."""
+
+
 @dataclass
 class Closure:
     """The project's runtime distributions (name -> dist) and requirements that are not installed."""
@@ -188,13 +192,17 @@ class Device:
 
 def _project_metadata(root: Path) -> dict[str, Any]:
     path = root / "pyproject.toml"
+    if not path.is_file():
+        raise NoDevice(
+            "pyproject.toml not found: the device (its name, version, dependencies) is unknown"
+        )
     try:
         data = tomllib.loads(bounded.read_text(path, bounded.MAX_YAML_BYTES))
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: malformed TOML: {exc}") from None
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
     if not project.get("name"):
-        raise UserError(f"{path}: [project] name is missing: the SBOM has no device to describe")
+        raise NoDevice("pyproject.toml has no [project] name: the SBOM has no device to describe")
     return project
 
 
