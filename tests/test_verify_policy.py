@@ -308,3 +308,82 @@ def test_symlinked_release_file_is_recorded_by_project_path_and_retargeting_fail
     done = pinned(root, genuine[1])
     assert done.returncode == 1
     assert f"{MODEL_FILE}  [manifest-file] modified" in done.stdout
+
+
+def _rsa_tsa():
+    """A local RFC 3161 authority for pyHanko's own in-process timestamper (RSA, timeStamping EKU)."""
+    import datetime as dt
+
+    from asn1crypto import keys as akeys
+    from asn1crypto import x509 as ax
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    der_key = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    return DummyTimeStamper(
+        ax.Certificate.load(cert.public_bytes(Encoding.DER)), akeys.PrivateKeyInfo.load(der_key)
+    )
+
+
+def test_validation_data_and_a_document_timestamp_after_signing_are_allowed(genuine, release):
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    pdf = release / CARD
+    buffer = io.BytesIO(pdf.read_bytes())
+    sig = PdfFileReader(buffer).embedded_signatures[0]
+    DocumentSecurityStore.add_dss(buffer, sig.pkcs7_content, certs=[sig.signer_cert])
+    pdf.write_bytes(buffer.getvalue())
+    done = pinned(release, genuine[1])
+    assert done.returncode == 0, done.stdout
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf.read_bytes()))
+    pdf.write_bytes(PdfTimeStamper(_rsa_tsa()).timestamp_pdf(writer, "sha256").getvalue())
+    done = pinned(release, genuine[1])
+    assert done.returncode == 0, done.stdout
+    assert "document timestamp 2" in done.stdout and "Test TSA" in done.stdout
+    # the same kind of update, with a changed title, is an edit
+    from pyhanko.pdf_utils import generic
+
+    def retitle(writer):
+        info = writer.trailer["/Info"].get_object()
+        info["/Title"] = generic.TextStringObject("Edited")
+        writer.update_container(info)
+
+    incremental(pdf, retitle)
+    assert pinned(release, genuine[1]).returncode == 1
+
+
+def test_manifest_naming_no_pdf_fails(genuine, release):
+    from samdkit import manifest as mf
+    from samdkit.keys import material_from_pkcs12
+
+    path = release / "release/manifest.json"
+    content = json.loads(path.read_text())
+    content["files"] = {k: v for k, v in content["files"].items() if not k.endswith(".pdf")}
+    data = mf.dumps(content)
+    path.write_bytes(data)
+    material = material_from_pkcs12(genuine[2].read_bytes(), PASSWORD, "test")
+    (release / "release/manifest.json.p7s").write_bytes(mf.sign_detached(data, material))
+    done = pinned(release, genuine[1])
+    assert done.returncode == 1
+    assert "names no signed PDF" in done.stdout

@@ -494,6 +494,10 @@ def run(args: argparse.Namespace) -> int:
     )
     current = check_manifest_files(project, manifest, findings)
     named = {rel for rel in manifest["files"] if rel.lower().endswith(".pdf")}
+    if not named:
+        findings.append(
+            Finding("manifest-file", "the manifest names no signed PDF", file=manifest_rel)
+        )
     pdfs = pdfs or [project.root / rel for rel in sorted(named)]
     pdf_signers: set[str] = set()
     for pdf in pdfs:
