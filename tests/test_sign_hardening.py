@@ -278,6 +278,32 @@ def test_interrupted_run_is_completed_by_resume_with_the_same_key(
     assert check.returncode == 0, check.stderr
 
 
+def test_interrupted_add_is_rolled_back_and_a_foreign_change_is_refused(proj, monkeypatch):
+    assert samdkit(proj, "sign", "--demo").returncode == 0
+    once = {pdf: (proj / pdf).read_bytes() for pdf in PDFS}
+    manifest = (proj / "release/manifest.json").read_bytes()
+    interrupt(proj, monkeypatch, CARD, "--add", "--demo", "--meaning", "approval")
+    assert signature_count(proj / REPORT) == 2 and signature_count(proj / CARD) == 1
+    one_line_refusal(samdkit(proj, "sign", "--add", "--demo"), "stopped half-way", "1 of 2")
+    # something else rewrote a PDF since: neither resume nor rollback may overwrite it
+    (proj / REPORT).write_bytes(once[REPORT] + b"%% appended by someone else\n")
+    one_line_refusal(samdkit(proj, "sign", "--rollback"), REPORT, "changed by something other")
+    (proj / REPORT).write_bytes(once[REPORT])
+    back = samdkit(proj, "sign", "--rollback")
+    assert back.returncode == 0, back.stderr
+    assert {pdf: (proj / pdf).read_bytes() for pdf in PDFS} == once
+    assert (proj / "release/manifest.json").read_bytes() == manifest
+
+
+def test_planned_signers_with_an_unknown_meaning_are_one_line(proj):
+    (proj / "pyproject.toml").write_text(
+        '[tool.samdkit.sign]\nsigners = [{role = "QA", meaning = "sign-off"}]\n'
+    )
+    before = snapshot(proj)
+    one_line_refusal(samdkit(proj, "sign", "--demo"), "signers", "sign-off", "authorship")
+    assert snapshot(proj) == before
+
+
 # ---------------------------------------------------------------- secrets
 
 

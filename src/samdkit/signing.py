@@ -632,28 +632,42 @@ def describe(project: Project, record: dict[str, Any]) -> str:
     return f"{len(signed)} of {len(record['pdfs'])} PDFs signed, {manifest}"
 
 
+def signed_by_the_run(before: bytes, data: bytes, fingerprint: str, path: Path) -> bool:
+    """Whether `data` is `before` plus exactly the one signature an interrupted run adds."""
+    return (
+        data.startswith(before)
+        and existing_signatures(data, path) == existing_signatures(before, path) + 1
+        and last_signer_sha256(data) == fingerprint
+    )
+
+
 def rollback(project: Project, record: dict[str, Any]) -> list[str]:
-    """Put every file the interrupted run wrote back as it was before the run."""
-    restored = []
+    """Put every file the interrupted run wrote back as it was before the run; check all first."""
+    todo: list[tuple[Path, bytes | None]] = []
     for entry in record["files"]:
         path = project.root / entry["path"]
         if _digest(path) == entry["sha256"]:
             continue
-        if entry["backup"] is None:
-            path.unlink(missing_ok=True)
-        else:
+        data = None
+        if entry["backup"] is not None:
             data = (project.root / entry["backup"]).read_bytes()
             if hashlib.sha256(data).hexdigest() != entry["sha256"]:
                 raise UserError(f"{entry['backup']}: the pre-sign copy was changed; not restoring")
-            if entry["path"] in record["pdfs"] and not path.read_bytes().startswith(data):
-                raise UserError(
-                    f"{entry['path']}: changed by something other than the interrupted run; "
-                    f"its pre-sign copy is {entry['backup']}"
-                )
+        if entry["path"] in record["pdfs"] and not signed_by_the_run(
+            data or b"", read_pdf(path), record["certificate_sha256"], path
+        ):
+            raise UserError(
+                f"{entry['path']}: changed by something other than the interrupted run; "
+                f"its pre-sign copy is {entry['backup']}"
+            )
+        todo.append((path, data))
+    for path, data in todo:
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
             atomic.write_bytes(path, data)
-        restored.append(entry["path"])
     finish(project)
-    return restored
+    return [_rel(project, path) for path, _ in todo]
 
 
 def _resume_plan(
@@ -666,11 +680,7 @@ def _resume_plan(
         pdf = project.root / rel
         data = read_pdf(pdf)
         before = (project.root / backups[rel]).read_bytes()
-        if data != before and not (
-            data.startswith(before)
-            and existing_signatures(data, pdf) == existing_signatures(before, pdf) + 1
-            and last_signer_sha256(data) == fingerprint
-        ):
+        if data != before and not signed_by_the_run(before, data, fingerprint, pdf):
             raise UserError(
                 f"{rel}: changed since the interrupted samdkit sign; run samdkit sign --rollback"
             )
