@@ -615,21 +615,14 @@ def pending(project: Project) -> dict[str, Any] | None:
 
 
 def describe(project: Project, record: dict[str, Any]) -> str:
-    signed = [
-        f["path"]
-        for f in record["files"]
-        if f["path"] in record["pdfs"] and _digest(project.root / f["path"]) != f["sha256"]
-    ]
-    manifest = (
-        "manifest written"
-        if record.get("manifest")
-        and not any(
-            f["path"] == record["manifest"] and _digest(project.root / f["path"]) == f["sha256"]
-            for f in record["files"]
-        )
-        else "manifest not written"
-    )
-    return f"{len(signed)} of {len(record['pdfs'])} PDFs signed, {manifest}"
+    """How far an interrupted run got, e.g. "1 of 2 PDFs signed, manifest not written"."""
+    changed = {
+        f["path"] for f in record["files"] if _digest(project.root / f["path"]) != f["sha256"]
+    }
+    signed = len(changed & set(record["pdfs"]))
+    written = record.get("manifest") in changed
+    manifest = "manifest written" if written else "manifest not written"
+    return f"{signed} of {len(record['pdfs'])} PDFs signed, {manifest}"
 
 
 def signed_by_the_run(before: bytes, data: bytes, fingerprint: str, path: Path) -> bool:
