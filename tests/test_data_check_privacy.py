@@ -183,3 +183,16 @@ def test_show_values_prints_them_on_the_terminal_and_nowhere_else(cohort: Path) 
     assert "values: data/prepared/test.csv / cohort" in on_terminal
     written = (cohort / "reports" / "data-check.json").read_text(encoding="utf-8")
     assert leaks(written) == [] and leaks(stdout) == []
+
+
+def test_a_malformed_row_is_located_without_quoting_it(tmp_path: Path) -> None:
+    """Arrow's CSV reader quotes the offending row in its error; the one line must not."""
+    (tmp_path / "data.csv").write_text(
+        f"mrn,patient_name\n{MRNS[0]},{NAMES[0]}\n{MRNS[1]},{NAMES[1]},extra\n", encoding="utf-8"
+    )
+    (tmp_path / "suite.json").write_text(json.dumps(SUITE), encoding="utf-8")
+    proc = samdkit("check-data", "--dataset", "data.csv", "--suite", "suite.json", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert "unreadable dataset" in line and "line 3" in line
+    assert leaks(proc.stdout + proc.stderr) == []
