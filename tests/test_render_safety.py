@@ -452,3 +452,17 @@ def test_glyph_check_reads_the_fonts_the_css_names():
     assert glyphs.families(css) == ["DejaVu Sans", "DejaVu Sans Mono"]
     assert glyphs.missing(set("Sensitivity ≥ 0.85 − CO₂ µg → ✓ é ß"), glyphs.families(css)) == set()
     assert glyphs.missing({"\ue000"}, ["DejaVu Sans"]) == {"\ue000"}  # private use: no font has it
+
+
+def test_every_yaml_and_json_reader_is_bounded(tmp_path):
+    """requirements.yaml (evaluate), params.yaml (every stage) and model.lock (verify-lock, comment)."""
+    from samdkit import criteria, lockfile
+    from samdkit.project import read_yaml
+
+    bomb = tmp_path / "requirements.yaml"
+    bomb.write_text(BOMB)
+    for read in (criteria.load, read_yaml):
+        with pytest.raises(UserError, match="aliases"):
+            read(bomb)
+    with pytest.raises(UserError, match="nested too deeply"):
+        lockfile.parse("[" * 200_000, "model.lock")

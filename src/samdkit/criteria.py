@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from samdkit.bounded import BoundedSafeLoader
 from samdkit.errors import UserError
 from samdkit.metrics import METRICS, PROPORTION_METHODS, Methods
 
@@ -44,7 +45,7 @@ class _LineDict(dict):
     key_lines: dict[str, int]
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(BoundedSafeLoader):
     pass
 
 

@@ -109,12 +109,18 @@ def validate(lock: Any, where: str) -> dict[str, Any]:
 
 def parse(text: str, where: str) -> dict[str, Any]:
     """Parse and validate lock text (from a file or `git show`)."""
+    from samdkit import bounded
+
+    if len(text) > bounded.MAX_JSON_BYTES:
+        raise UserError(f"{where}: lock larger than {bounded.MAX_JSON_BYTES >> 20} MiB; refused")
     try:
         lock = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UserError(
             f"{where}: malformed lock (not JSON, truncated?): {exc.msg} at line {exc.lineno}"
         ) from None
+    except RecursionError:
+        raise UserError(f"{where}: malformed lock: nested too deeply") from None
     return validate(lock, where)
 
 
