@@ -43,11 +43,11 @@ def require(params: dict[str, Any], dotted: str) -> Any:
 
 
 def run_cli(main) -> None:
-    """Run a stage's main(): our own errors in one line (exit 2), any other without its message (exit 3).
+    """Run a stage's main(): our errors in one line (exit 2), others without their message (exit 3).
 
-    A library's message or traceback can quote cell values or print a data frame (a patient's name, a
-    record number), and stage output lands in CI logs; so only the exception type is printed. Set
-    SHOW_DATA_ERRORS=1 on your own terminal to see the full traceback.
+    A library's message or traceback can quote cell values or print a data frame (a patient's
+    name, a record number), and stage output lands in CI logs; so only the exception type is
+    printed. Set SHOW_DATA_ERRORS=1 on your own terminal to see the full traceback.
     """
     try:
         main()
@@ -58,8 +58,8 @@ def run_cli(main) -> None:
         if os.environ.get("SHOW_DATA_ERRORS") == "1":
             raise
         print(
-            f"error: the stage failed with {type(exc).__name__}; its message is withheld because it "
-            "may quote patient data (set SHOW_DATA_ERRORS=1 on your own terminal to see it)",
+            f"error: the stage failed with {type(exc).__name__}; its message is withheld because "
+            "it may quote patient data (set SHOW_DATA_ERRORS=1 on your own terminal to see it)",
             file=sys.stderr,
         )
         sys.exit(3)

@@ -2,9 +2,9 @@
 
 It writes reports/predictions.csv (which `samdkit evaluate` turns into metrics with confidence
 intervals and acceptance verdicts) and reports/metrics.json (point estimates,
-for `dvc metrics diff`). reports/ is committed and published, so predictions.csv names each case by its
-row in data/prepared/test.csv, never by its id (which may be a record number), and keeps only the
-subgroup labels listed in compliance/requirements.yaml (any other value is left empty and counted).
+for `dvc metrics diff`). reports/ is committed and published, so predictions.csv names each case
+by its row in data/prepared/test.csv, never by its id (which may be a record number), and keeps
+only the subgroup labels listed in compliance/requirements.yaml (other values are left empty).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ REQUIREMENTS = Path("compliance/requirements.yaml")
 
 
 def expected_labels(path: Path = REQUIREMENTS) -> dict[str, set[str]]:
-    """The labels each subgroup column may carry into reports/, from requirements.yaml `subgroups`."""
+    """The labels each subgroup column may carry into reports/ (requirements.yaml `subgroups`)."""
     if not path.is_file():
         return {}
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -64,7 +64,7 @@ def main() -> None:
     test = pd.read_csv(TEST_CSV)
     model = mlflow.pyfunc.load_model(str(MODEL_DIR))
     label_col = data["label_column"]
-    # the row of test.csv (1 = first data row) stands in for the id, which stays in the DVC-tracked data
+    # the row of test.csv (1 = first data row) stands in for the id, kept in the DVC-tracked data
     predictions = pd.DataFrame({"row": range(1, len(test) + 1), "label": test[label_col]})
     predictions["score"] = scores(model, test, feature_columns(test, data))
     predictions["predicted"] = (predictions["score"] >= threshold).astype(int)

@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 
 def feature_columns(frame: pd.DataFrame, data: dict[str, Any]) -> list[str]:
-    """Every column except the id, the label, the subgroup and the excluded columns, in file order."""
+    """Every column but the id, the label, the subgroup and the excluded columns, in file order."""
     excluded = {
         data["id_column"],
         data["label_column"],
