@@ -17,8 +17,6 @@ import yaml
 
 from tests.conftest import bake_project, commit_all, git, run
 
-pytestmark = pytest.mark.slow
-
 # every seeded value matches one of these: MRN0012345-like ids and the invented family name of every patient
 SEEDED = re.compile(r"MRN\d{7}|Zorblatt|Quxname\d+")
 NAME_AS_SUBGROUP = "Quxname0000 Zorblatt"
@@ -87,7 +85,7 @@ def phi(tmp_path_factory) -> dict:
         cmd("dvc", "repro", "-s", stage)
     cmd("samdkit", "check-data", check=False)
     cmd("samdkit", "evaluate", "--no-mlflow")
-    cmd("samdkit", "verify-lock", check=False)
+    verify_lock = cmd("samdkit", "verify-lock", check=False).returncode
     cmd("samdkit", "comment", "--gate", "tests=success")
     cmd("samdkit", "sign", "--demo")
     cmd("samdkit", "verify", check=False)
@@ -97,13 +95,19 @@ def phi(tmp_path_factory) -> dict:
         ).stdout
         for pdf in (project / "reports").glob("*.pdf")
     }
-    return {"project": project, "console": "\n".join(console), "pdf_text": texts}
+    return {
+        "project": project,
+        "console": "\n".join(console),
+        "pdf_text": texts,
+        "verify_lock": verify_lock,
+    }
 
 
 def _leaks(text: str) -> list[str]:
     return sorted(set(SEEDED.findall(text)))
 
 
+@pytest.mark.slow
 def test_no_seeded_value_in_any_output_file(phi):
     project = phi["project"]
     files = [
@@ -122,6 +126,7 @@ def test_no_seeded_value_in_any_output_file(phi):
     assert not {k: v[:5] for k, v in leaking.items() if v}
 
 
+@pytest.mark.slow
 def test_no_seeded_value_in_the_pdf_text_or_the_console(phi):
     assert set(phi["pdf_text"]) == {"clinical-validation-report.pdf", "model-card.pdf"}
     for name, text in phi["pdf_text"].items():
@@ -131,6 +136,7 @@ def test_no_seeded_value_in_the_pdf_text_or_the_console(phi):
     assert not _leaks(phi["console"])
 
 
+@pytest.mark.slow
 def test_subgroup_labels_come_only_from_the_expected_values(phi):
     project = phi["project"]
     evaluation = json.loads((project / "reports/evaluation.json").read_text())
@@ -146,6 +152,7 @@ def test_subgroup_labels_come_only_from_the_expected_values(phi):
     assert predictions.splitlines()[0].startswith("row,label,score,predicted")
 
 
+@pytest.mark.slow
 def test_a_subgroup_of_one_patient_is_suppressed_in_published_outputs(phi):
     project = phi["project"]
     evaluation = json.loads((project / "reports/evaluation.json").read_text())
@@ -169,12 +176,15 @@ def test_a_subgroup_of_one_patient_is_suppressed_in_published_outputs(phi):
     assert south["n"] == 1 and south["below_min_n"]
 
 
+@pytest.mark.slow
 def test_the_lock_names_golden_rows_by_position(phi):
+    assert phi["verify_lock"] == 0, "verify-lock works on a lock without ids"
     lock = json.loads((phi["project"] / "model.lock").read_text())
     rows = lock["determinism"]["row_ids"]
     assert rows == [f"row {i + 1}" for i in range(len(rows))]
 
 
+@pytest.mark.slow
 def test_git_add_all_before_dvc_add_does_not_commit_the_patient_file(phi, tmp_path):
     project = shutil.copytree(phi["project"], tmp_path / "p", symlinks=True)
     git(project, "add", "-A")
@@ -187,6 +197,7 @@ def test_git_add_all_before_dvc_add_does_not_commit_the_patient_file(phi, tmp_pa
     ]
 
 
+@pytest.mark.slow
 def test_a_failing_stage_prints_no_row(phi, tmp_path):
     """A library error in the evaluate stage (a name in a feature column) is one line without the values."""
     project = shutil.copytree(phi["project"], tmp_path / "p", symlinks=True)
@@ -202,3 +213,86 @@ def test_a_failing_stage_prints_no_row(phi, tmp_path):
     assert "message is withheld" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not _leaks(done.stdout + done.stderr)
+
+
+# ------------------------------------------------------------------- fast: the rules on small inputs
+
+REQUIREMENTS = """\
+methods:
+  bootstrap_resamples: 50
+subgroups:
+  - column: sex
+    values: [female, male]
+    min_n: 5
+requirements:
+  - id: R1
+    metric: specificity
+    comparator: ">="
+    threshold: 0.5
+    subgroup: sex=*
+"""
+
+
+def _frame(sexes: list[str | None]):
+    import pandas as pd
+
+    n = len(sexes)
+    return pd.DataFrame(
+        {
+            "sample_id": [f"MRN{i:07d}" for i in range(n)],
+            "label": [i % 2 for i in range(n)],
+            "score": [0.9 if i % 2 else 0.1 for i in range(n)],
+            "predicted": [i % 2 for i in range(n)],
+            "sex": sexes,
+        }
+    )
+
+
+def _compute(tmp_path: Path, sexes: list[str | None], text: str = REQUIREMENTS) -> dict:
+    from samdkit import criteria, evaluation
+
+    path = tmp_path / "requirements.yaml"
+    path.write_text(text)
+    req = criteria.load(path)
+    return evaluation.compute(_frame(sexes), req, 0.5, ["sex"])
+
+
+def test_unexpected_subgroup_values_are_counted_never_echoed(tmp_path):
+    sexes = ["female"] * 20 + ["male"] * 20 + ["Zelda Zorblatt", "MRN0012345", None]
+    doc = _compute(tmp_path, sexes)
+    assert {g["value"] for g in doc["subgroups"]} == {"female", "male"}
+    assert doc["subgroup_values_unexpected"] == [{"column": "sex", "rows": 3}]
+    assert not _leaks(json.dumps(doc))
+
+
+def test_a_cell_of_one_and_its_partner_are_suppressed(tmp_path):
+    doc = _compute(tmp_path, ["female"] * 40 + ["male"])
+    cells = {g["value"]: g for g in doc["subgroups"]}
+    assert cells["male"]["n"] == 1 and cells["male"]["suppressed"]
+    assert cells["female"]["suppressed"]  # else overall minus female gives the male patient away
+    big = _compute(tmp_path, ["female"] * 40 + ["male"] * 12)
+    assert not any(g["suppressed"] for g in big["subgroups"])
+    sized = REQUIREMENTS + "publication:\n  min_cell_size: 13\n"
+    assert _compute(tmp_path, ["female"] * 40 + ["male"] * 12, sized)["publication"] == {
+        "min_cell_size": 13
+    }
+
+
+def test_a_subgroup_column_without_expected_values_is_refused(tmp_path):
+    from samdkit.errors import UserError
+
+    text = REQUIREMENTS.replace("    values: [female, male]\n", "")
+    with pytest.raises(UserError, match="subgroup column 'sex' has no list of expected values"):
+        _compute(tmp_path, ["female"] * 10, text)
+    bad = REQUIREMENTS.replace("subgroup: sex=*", "subgroup: sex=Zelda")
+    with pytest.raises(UserError, match=r"requirements.yaml:\d+: R1: subgroup value is not"):
+        _compute(tmp_path, ["female"] * 10, bad)
+
+
+def test_the_comment_never_shows_a_suppressed_subgroup_value(tmp_path):
+    from samdkit import comment
+
+    doc = _compute(tmp_path, ["female"] * 40 + ["male"])
+    lines = "\n".join(comment._criteria(doc, None))
+    male = next(line for line in lines.splitlines() if "sex=male" in line)
+    assert "suppressed (n" in male and "1.000" not in male and "0.000" not in male
