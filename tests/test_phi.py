@@ -169,6 +169,8 @@ def test_a_subgroup_of_one_patient_is_suppressed_in_published_outputs(phi):
     md = (project / "reports/model-card.md").read_text()
     assert "| site=south | suppressed | suppressed (small cell) |" in md
     assert "site=south" in phi["pdf_text"]["model-card.pdf"]
+    sbom = (project / "reports/sbom.cdx.json").read_text()  # published with the release
+    assert "site=south" not in sbom and "site=north" not in sbom and "size_tertile=small" in sbom
 
     # the controlled report keeps the cell with its n, flagged
     report = json.loads((project / "reports/clinical-validation-report.json").read_text())
