@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 # characters with a meaning anywhere in a GitHub/GitLab line: emphasis, code, links, images, raw HTML and
 # entities, table cells, strikethrough, math, @mentions, #issue references
-_ALWAYS = re.compile(r"([\\`*_\[\]<>&|~$!#@{}])")
+_ALWAYS = re.compile(r"([\\`*_\[\]<&|~$!#@{}])")
 # autolinks (GFM extension): scheme:// and www. (email autolinks need the escaped "@")
 _AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<=www)(\.)")
 # block starters when the text lands at the start of a line: list, quote, setext, ordered list
