@@ -45,6 +45,8 @@ HOSTILE = [
     "**bold** _em_ ~~strike~~ `code` $math$ @mention #12",
     "x\u2028## line separator\u2029y\x85z",
     "FAIL\u202e reversed",
+    "snake_case _em_ x_ _y __strong__ é_é_é",
+    "[ref]: https://evil.example/ref",
 ]
 MARKER = "FORGED"
 REPORTS = ("clinical-validation-report.md", "model-card.md")

@@ -15,8 +15,9 @@ from typing import Any
 from markupsafe import Markup
 
 # characters with a meaning anywhere in a GitHub/GitLab line: emphasis, code, links, images, raw HTML and
-# entities, table cells, strikethrough, math, @mentions, #issue references
-_ALWAYS = re.compile(r"([\\`*_\[\]<&|~$!#@{}])")
+# entities, table cells, strikethrough, math, @mentions, #issue references; "_" only where it could open or
+# close emphasis (an underscore between letters or digits never does: snake_case stays readable)
+_ALWAYS = re.compile(r"([\\`*\[\]<&|~$!#@{}])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # autolinks (GFM extension): scheme:// and www. (email autolinks need the escaped "@")
 _AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<=www)(\.)")
 # block starters when the text lands at the start of a line: list, quote, setext, ordered list
@@ -36,7 +37,7 @@ def one_line(value: Any) -> str:
 
 def md_inline(value: Any) -> str:
     """Plain text for any inline Markdown context (paragraph, list item, heading text, table cell)."""
-    text = _ALWAYS.sub(r"\\\1", one_line(value))
+    text = _ALWAYS.sub(lambda m: "\\" + m.group(0), one_line(value))
     text = _AUTOLINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
     return _LEADING.sub(
         lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text
@@ -77,22 +78,27 @@ def md_finalize(value: Any) -> Any:
     return md_inline(value)
 
 
+class _Quoted(str):
+    """A front-matter string value: always written double-quoted."""
+
+
 def yaml_front_matter(data: dict[str, Any]) -> str:
-    """YAML front matter (Hugging Face card): every string one line and quoted, so no value ends the block."""
+    """YAML front matter (Hugging Face card): every string value on one line and double-quoted, so no
+    value can end the block or add a key."""
     import yaml
 
     def clean(node: Any) -> Any:
         if isinstance(node, dict):
-            return {clean(k): clean(v) for k, v in node.items()}
+            return {one_line(k): clean(v) for k, v in node.items()}
         if isinstance(node, list):
             return [clean(v) for v in node]
-        return one_line(node) if isinstance(node, str) else node
+        return _Quoted(one_line(node)) if isinstance(node, str) else node
 
-    class _Quoted(yaml.SafeDumper):
+    class Dumper(yaml.SafeDumper):
         pass
 
-    _Quoted.add_representer(
-        str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style='"')
+    Dumper.add_representer(
+        _Quoted, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", str(s), style='"')
     )
-    body = yaml.dump(clean(data), Dumper=_Quoted, sort_keys=False, allow_unicode=True, width=10**6)
+    body = yaml.dump(clean(data), Dumper=Dumper, sort_keys=False, allow_unicode=True, width=10**6)
     return "---\n" + body + "---\n"
