@@ -217,6 +217,26 @@ def test_a_failing_stage_prints_no_row(phi, tmp_path):
     assert not _leaks(done.stdout + done.stderr)
 
 
+@pytest.mark.slow
+def test_lock_and_verify_lock_never_print_golden_rows(phi, tmp_path):
+    """MLflow's schema error prints the whole input frame; samdkit says which column, not what is in it."""
+    project = shutil.copytree(phi["project"], tmp_path / "p", symlinks=True)
+    golden = project / "data/prepared/golden.csv"
+    lines = golden.read_text().splitlines()
+    header, cells = lines[0].split(","), lines[1].split(",")
+    cells[header.index("mean_radius")] = NAME_AS_SUBGROUP
+    lines[1] = ",".join(cells)
+    golden.write_text("\n".join(lines) + "\n")
+    verify = run(["samdkit", "verify-lock"], project, check=False)
+    assert verify.returncode == 1
+    assert "[model-load]" in verify.stdout and "non-numeric column(s): mean_radius" in verify.stdout
+    lock = run(["samdkit", "lock"], project, check=False)
+    assert lock.returncode == 2 and len(lock.stderr.strip().splitlines()) == 1, lock.stderr
+    for done in (verify, lock):
+        assert not _leaks(done.stdout + done.stderr)
+        assert "rows x" not in done.stdout + done.stderr  # no printed data frame
+
+
 # ------------------------------------------------------------------- fast: the rules on small inputs
 
 REQUIREMENTS = """\

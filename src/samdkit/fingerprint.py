@@ -40,9 +40,9 @@ def as_float64(output: Any) -> Any:
         output = output.to_numpy()
     try:
         array = np.asarray(output, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # the message would quote an output value
         raise UserError(
-            f"the model's output is not numeric, cannot fingerprint it: {exc}"
+            f"the model's output is not numeric, cannot fingerprint it ({type(exc).__name__})"
         ) from None
     return np.ascontiguousarray(array, dtype=OUTPUT_DTYPE)
 
@@ -120,8 +120,24 @@ def fingerprint(
     frame, row_ids, features = read_golden(golden_path, input_names(model), id_column, exclude)
     outputs = []
     for _ in range(runs):
-        outputs.append(as_float64(model.predict(frame.copy())))
+        try:
+            prediction = model.predict(frame.copy())
+        except Exception as exc:  # MLflow's message prints the input frame: patient rows
+            raise UserError(_predict_failure(golden_path, frame, exc)) from None
+        outputs.append(as_float64(prediction))
     return Fingerprint(outputs, [array_sha256(o) for o in outputs], row_ids, features)
+
+
+def _predict_failure(golden_path: Path, frame: Any, exc: Exception) -> str:
+    """One line about a failed prediction: the error type and the non-numeric columns, never a value."""
+    from pandas.api.types import is_numeric_dtype
+
+    text = [c for c in frame.columns if not is_numeric_dtype(frame[c])]
+    hint = f"; non-numeric column(s): {', '.join(map(str, text))}" if text else ""
+    return (
+        f"{golden_path}: the model cannot predict on the golden set ({type(exc).__name__}{hint}); "
+        "the library's message is withheld because it prints the input rows"
+    )
 
 
 def differing_rows(a: Any, b: Any, tolerance: float = 0.0) -> list[int]:
