@@ -1,10 +1,13 @@
 # ruff: noqa: RUF001  (typographic dashes and signs are intended: they are printed in the evidence)
 """`samdkit evaluate`: metrics with 95 % CIs, calibration, subgroups and acceptance criteria → evaluation JSON.
 
-Reads the test-set predictions (reports/predictions.csv: sample_id, label, score, predicted + subgroup columns),
-compliance/requirements.yaml (docs/requirements-grammar.md) and params.yaml `evaluate.threshold`; writes
-reports/evaluation.json (docs/evaluation-schema.md), which the report, the model card, the PR comment and
-MLflow all read. Exit 1 when any acceptance criterion fails.
+Reads the test-set predictions (reports/predictions.csv: label, score, predicted + subgroup columns; a row or
+id column is ignored), compliance/requirements.yaml (docs/requirements-grammar.md) and params.yaml
+`evaluate.threshold`; writes reports/evaluation.json (docs/evaluation-schema.md), which the report, the model
+card, the PR comment and MLflow all read. Exit 1 when any acceptance criterion fails.
+
+Aggregate only: subgroup labels come from the expected values of requirements.yaml, other values are counted;
+no row value or id is ever written or printed.
 """
 
 from __future__ import annotations
