@@ -170,3 +170,16 @@ def test_uninstalled_runtime_dependency_is_a_blocking_gap(project_copy):
     gaps = json.loads(done.stdout)["gaps"]
     assert any(g["section"] == "12" and "no-such-soup-xyz" in g["message"] for g in gaps)
     assert json.loads(done.stdout)["verdict"] == "FAIL"
+
+
+def test_project_without_pyproject_has_no_device_sbom_as_a_gap(project_copy):
+    (project_copy / "pyproject.toml").unlink()
+    (project_copy / "reports" / "sbom.cdx.json").unlink()
+    done = report(project_copy, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert any(
+        g["section"] == "12" and "pyproject.toml not found" in g["message"] for g in result["gaps"]
+    )
+    assert result["verdict"] == "FAIL"
+    assert not (project_copy / "reports" / "sbom.cdx.json").exists()

@@ -417,8 +417,18 @@ def _svg_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
+def _sbom_job(project: Project, args: argparse.Namespace, facts: dict[str, Any]):
+    """The device's SBOM, built in a forked worker (about a second) while this process goes on."""
+    if args.sbom:
+        return None
+    from samdkit import parallel
+    from samdkit import sbom as sbom_mod
+
+    return parallel.submit(sbom_mod.build, sbom_mod.Device(root=project.root, **facts))
+
+
 def _sbom(
-    project: Project, sbom_arg: str | None, target: Path, facts: dict[str, Any]
+    project: Project, sbom_arg: str | None, target: Path, job: Any
 ) -> tuple[Evidence, str | None, list[str]]:
     """(the SBOM as evidence, its JSON text, problems): the device's own, or --sbom's file as given."""
     from samdkit import bounded
@@ -433,7 +443,7 @@ def _sbom(
     else:
         path = target
         try:
-            text, missing = sbom_mod.build(sbom_mod.Device(root=project.root, **facts))
+            text, missing = job.result()
         except sbom_mod.NoDevice as exc:
             return (
                 Evidence("sbom", title, path, _project_relative(path, project.root)),
@@ -590,6 +600,20 @@ def build(
         elif lock["identical"] is None:
             gaps.add("3", "model.lock records no determinism result")
 
+    maker = device.get("manufacturer")
+    sbom_job = _sbom_job(
+        project,
+        args,
+        {
+            "manufacturer": (maker.get("name") if isinstance(maker, dict) else maker) or None,
+            "model_digest": str((lock or {}).get("root_digest") or "").removeprefix("sha256:")
+            or None,
+            "evaluation": evaluation,
+            "commit": git.get("commit"),
+            "timestamp": stamp,
+        },
+    )
+
     # 4 datasets / 5 data quality
     data_cfg = params.get("data", {}) if isinstance(params.get("data"), dict) else {}
     dvc_versions = _dvc_data_version(ev["dvc_lock"].data)
@@ -693,20 +717,9 @@ def build(
             )
 
     # 12 environment: the device's SBOM (its SOUP) and the tools used for verification
-    maker = device.get("manufacturer")
-    ev["sbom"], sbom_text, sbom_problems = _sbom(
-        project,
-        args.sbom,
-        sbom_path,
-        {
-            "manufacturer": (maker.get("name") if isinstance(maker, dict) else maker) or None,
-            "model_digest": str((lock or {}).get("root_digest") or "").removeprefix("sha256:")
-            or None,
-            "evaluation": evaluation,
-            "commit": git.get("commit"),
-            "timestamp": stamp,
-        },
-    )
+    if not args.no_pdf:
+        import weasyprint  # noqa: F401  (loads here while the worker finishes the SBOM)
+    ev["sbom"], sbom_text, sbom_problems = _sbom(project, args.sbom, sbom_path, sbom_job)
     from samdkit import sbom as sbom_mod
 
     sbom_view = sbom_mod.components(ev["sbom"].data) if ev["sbom"].present else {}
