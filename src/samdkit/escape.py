@@ -21,33 +21,43 @@ _ALWAYS = re.compile(r"([\\`*\[\]<&|~$!#@{}])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])
 # autolinks (GFM extension): scheme:// and www. (email autolinks need the escaped "@")
 _AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<=www)(\.)")
 # block starters when the text lands at the start of a line: list, quote, setext, ordered list
-_LEADING = re.compile(r"^(>|[-+=](?=[\s\-+=]|$))|^(\d{1,9})([.)])(?=\s|$)")
+_LEADING = re.compile(r"^ ?(>|[-+=](?=[\s\-+=]|$))|^ ?(\d{1,9})([.)])(?=\s|$)")
 # anything that breaks a line in some renderer, control characters, and bidirectional overrides (which
 # reorder what a reader sees, e.g. "FAIL" shown as "LIAF")
 _BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
 _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def _flat(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return _CONTROLS.sub("", _BREAKS.sub(" ", text).replace("\t", " "))
+
+
 def one_line(value: Any) -> str:
     """The text on one line: line breaks and tabs become spaces, control characters are dropped."""
-    text = "" if value is None else str(value)
-    text = _BREAKS.sub(" ", text).replace("\t", " ")
-    return _CONTROLS.sub("", text).strip()
+    return _flat(value).strip()
 
 
 def md_inline(value: Any) -> str:
-    """Plain text for any inline Markdown context (paragraph, list item, heading text, table cell)."""
-    text = _ALWAYS.sub(lambda m: "\\" + m.group(0), one_line(value))
+    """Plain text for any inline Markdown context (paragraph, list item, heading text, table cell).
+
+    A run of spaces at either end becomes one space (four at the start of a line would open a code block).
+    """
+    text = re.sub(r"^ {2,}| {2,}$", " ", _flat(value))
+    text = _ALWAYS.sub(lambda m: "\\" + m.group(0), text)
     text = _AUTOLINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
-    return _LEADING.sub(
-        lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text
-    )
+    return _LEADING.sub(_escape_marker, text)
+
+
+def _escape_marker(match: re.Match[str]) -> str:
+    marker = match.group(1) or match.group(3)
+    return match.group(0)[: -len(marker)] + "\\" + marker
 
 
 def md_cell(value: Any, empty: str = "—") -> str:
     """A Markdown table cell (GFM): inline text whose "|" cannot start a new column."""
     text = md_inline(value)
-    return text if text else empty
+    return text if text.strip() else empty
 
 
 def md_code(value: Any, cell: bool = False) -> str:
