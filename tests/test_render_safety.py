@@ -468,3 +468,15 @@ def test_every_yaml_and_json_reader_is_bounded(tmp_path):
             read(bomb)
     with pytest.raises(UserError, match="nested too deeply"):
         lockfile.parse("[" * 200_000, "model.lock")
+
+
+def test_glyph_check_without_fc_match_reads_every_installed_font(monkeypatch, tmp_path):
+    """CI images often have pango's fontconfig library but not the fc-match program."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no fc-match on PATH
+    glyphs._fallback_files.cache_clear()
+    try:
+        assert glyphs.missing(set("Sensitivity ≥ 0.85 − CO₂"), ["DejaVu Sans"]) == set()
+        if glyphs.missing({"日"}, ["DejaVu Sans"]):
+            assert glyphs.missing({"日", "a"}, ["DejaVu Sans"]) == {"日"}
+    finally:
+        glyphs._fallback_files.cache_clear()

@@ -35,9 +35,16 @@ def families(css: str) -> list[str]:
     return found or list(DEFAULT_FAMILIES)
 
 
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
+
+
 @cache
 def _fallback_files(family: str) -> tuple[str, ...]:
-    """The font files fontconfig (and so Pango) tries for `family`, in order."""
+    """The font files fontconfig (and so Pango) tries for `family`, in order.
+
+    Without the `fc-match` program (Debian's fontconfig package; pango needs only the library), every font
+    file of the usual folders, those named like the family first: Pango falls back to any of them.
+    """
     try:
         out = subprocess.run(
             ["fc-match", "-s", family, "--format", "%{file}\n"],
@@ -46,12 +53,16 @@ def _fallback_files(family: str) -> tuple[str, ...]:
             timeout=30,
             check=True,
         ).stdout
+        return tuple(dict.fromkeys(line for line in out.splitlines() if line))
     except (OSError, subprocess.SubprocessError):
-        raise UserError(
-            "fc-match (fontconfig) is not available: cannot check that the report's fonts have "
-            "every character"
-        ) from None
-    return tuple(dict.fromkeys(line for line in out.splitlines() if line))
+        key = family.replace(" ", "").lower()
+        files = sorted(
+            str(path)
+            for folder in FONT_DIRS
+            for path in Path(folder).expanduser().rglob("*")
+            if path.suffix.lower() in (".ttf", ".otf", ".ttc")
+        )
+        return tuple(sorted(files, key=lambda f: key not in Path(f).name.lower()))
 
 
 @cache
