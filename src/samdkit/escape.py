@@ -20,6 +20,9 @@ from markupsafe import Markup
 _ALWAYS = re.compile(r"([\\`*\[\]<&|~$!#@{}])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # autolinks (GFM extension): scheme:// and www. (email autolinks need the escaped "@")
 _AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<=www)(\.)")
+_LINKED = re.compile(r"[@#]|:(?=//)")
+_WWW = re.compile(r"(?i)(?<=www)(?=\\\.)")
+WORD_JOINER = "\u2060"
 # block starters when the text lands at the start of a line: list, quote, setext, ordered list
 _LEADING = re.compile(r"^ ?(>|[-+=](?=[\s\-+=]|$))|^ ?(\d{1,9})([.)])(?=\s|$)")
 # anything that breaks a line in some renderer, control characters, and bidirectional overrides (which
@@ -46,6 +49,9 @@ def md_inline(value: Any) -> str:
     text = re.sub(r"^ {2,}| {2,}$", " ", _flat(value))
     text = _ALWAYS.sub(lambda m: "\\" + m.group(0), text)
     text = _AUTOLINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
+    # GitHub links @mentions, #123 and URLs after rendering, in the text itself: an invisible word joiner
+    # after "@", "#", "://" and "www." breaks those patterns without changing what a reader sees
+    text = _WWW.sub(WORD_JOINER, _LINKED.sub(lambda m: m.group(0) + WORD_JOINER, text))
     return _LEADING.sub(_escape_marker, text)
 
 
