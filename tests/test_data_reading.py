@@ -265,7 +265,10 @@ def test_parquet_keeps_its_own_types(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("name,n\nJos\xe9,1\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 at offset 10, line 2)"),
+        (
+            "name,n\nJos\xe9,1\n".encode("latin-1"),
+            "not UTF-8 text (byte 0xe9 at offset 10, line 2)",
+        ),
         (b"\xff\xfen\x00a\x00m\x00e\x00\n\x00", "not UTF-8 text (byte 0xff at offset 0, line 1)"),
     ],
 )

@@ -69,10 +69,15 @@ def test_an_r_kernel_notebook_is_skipped_by_both_and_listed(tmp_path: Path) -> N
     assert skipped["detail"]["language"] == "R"
     text = samdkit("lint", cwd=root)
     assert text.returncode == 0, text.stdout + text.stderr
-    assert "NOTICE  notebooks/survival.ipynb  [samdkit/skipped-notebook] skipped: a R" in text.stdout
+    assert (
+        "NOTICE  notebooks/survival.ipynb  [samdkit/skipped-notebook] skipped: its language is R"
+        in text.stdout
+    )
     assert text.stdout.strip().splitlines()[-1].endswith("findings: 0, skipped: 1)")
     github = samdkit("lint", "--format", "github", cwd=root)
-    assert "::notice file=notebooks/survival.ipynb,title=samdkit/skipped-notebook::" in github.stdout
+    assert (
+        "::notice file=notebooks/survival.ipynb,title=samdkit/skipped-notebook::" in github.stdout
+    )
 
 
 def test_the_language_comes_from_the_kernelspec_when_language_info_is_absent(

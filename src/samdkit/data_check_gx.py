@@ -288,17 +288,22 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _numeric(value: Any) -> bool:
+    """A number, or lists and mappings of numbers only."""
+    if isinstance(value, list):
+        return all(_numeric(v) for v in value)
+    if isinstance(value, dict):
+        return all(_numeric(v) for v in value.values())
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _aggregate_observed(kind: str, observed: Any) -> Any:
     """GX's observed value when it is a statistic or a name; else a count, never a row value."""
     observed = _plain(observed)
     if observed is None or kind in NAMED_OBSERVATIONS:
         return observed
-    if isinstance(observed, bool | int | float):
-        return observed
-    if isinstance(observed, list) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in observed
-    ):
-        return observed  # quantiles and the like: statistics of the column
+    if _numeric(observed):
+        return observed  # a statistic (mean, count, quantiles with their levels)
     count = len(observed) if isinstance(observed, list | dict) else 1
     return {"withheld": "row values", "count": count}
 

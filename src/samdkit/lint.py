@@ -147,7 +147,7 @@ def skipped_findings(skipped: list[tuple[Path, str]], root: Path) -> list[Findin
     return [
         Finding(
             check=f"samdkit/{SKIPPED_RULE}",
-            message=f"skipped: a {language} notebook, and ruff and pynblint lint Python only",
+            message=f"skipped: its language is {language}, and ruff and pynblint lint Python only",
             file=_rel(notebook, root),
             severity="notice",
             detail={"tool": "samdkit", "rule": SKIPPED_RULE, "language": language},
