@@ -98,7 +98,9 @@ def test_only_an_empty_cell_is_missing(tmp_path: Path) -> None:
     assert result["reason"].startswith("observed 2 of 4 values unexpected (50.0%)")
 
 
-def test_numeric_expectations_type_a_text_column_explicitly_and_say_so(tmp_path: Path) -> None:
+def test_numeric_expectations_type_a_text_column_explicitly_and_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, report = validate(
         tmp_path,
         "age,weight,flag\n34,70.5,true\n51, 80.25 ,False\n+29,65,TRUE\n",
@@ -126,6 +128,9 @@ def test_numeric_expectations_type_a_text_column_explicitly_and_say_so(tmp_path:
         "flag": {"as": "bool", "declared_by": "expect_column_values_to_be_in_set", "unparsed": 0},
     }
     assert results(report)[0]["observed_value"] == 38
+    assert (
+        "3/3 passed; read as text, typed by the suite: 1 bool, 2 number" in capsys.readouterr().out
+    )
 
 
 def test_a_declared_type_wins_and_its_unparsed_cells_fail_by_count(tmp_path: Path) -> None:

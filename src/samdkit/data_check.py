@@ -892,6 +892,17 @@ def findings_of(report: dict[str, Any]) -> list[Finding]:
     return findings
 
 
+def _typing_note(validation: dict[str, Any]) -> str:
+    """How the dataset was read and typed, e.g. '; read as text, typed by the suite: 30 float'."""
+    if validation["dataset"].get("read_as") != "text":
+        return ""
+    kinds: dict[str, int] = {}
+    for spec in (validation.get("typing") or {}).values():
+        kinds[spec["as"]] = kinds.get(spec["as"], 0) + 1
+    typed_as = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    return "; read as text" + (f", typed by the suite: {typed_as}" if typed_as else "")
+
+
 def _print(report: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
@@ -902,7 +913,7 @@ def _print(report: dict[str, Any], fmt: str) -> None:
     if fmt == "text":
         for v in report["validations"]:
             mark = "ok  " if v["success"] else "FAIL"
-            counts = f"{v['passed']}/{v['total']} passed"
+            counts = f"{v['passed']}/{v['total']} passed{_typing_note(v)}"
             print(f"{mark} {v['suite']['path']} on {v['dataset']['path']}: {counts}")
         for path in (report.get("coverage") or {}).get("unchecked", []):
             print(f"FAIL {path}: no suite")
