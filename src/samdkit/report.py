@@ -417,14 +417,33 @@ def _svg_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def _sbom_job(project: Project, args: argparse.Namespace, facts: dict[str, Any]):
-    """The device's SBOM, built in a forked worker (about a second) while this process goes on."""
-    if args.sbom:
-        return None
+def _worker_job(overall: dict[str, Any] | None, device: Any) -> dict[str, Any]:
+    """The plots and the device's SBOM, in one forked worker while this process loads weasyprint.
+
+    One worker, not two: a second cannot fork while the first one's pool thread runs.
+    """
+    from samdkit import plots
+    from samdkit import sbom as sbom_mod
+
+    out: dict[str, Any] = {"sbom": None, "sbom_error": None, "figures": None}
+    if device is not None:
+        try:
+            out["sbom"] = sbom_mod.build(device)
+        except sbom_mod.NoDevice as exc:
+            out["sbom_error"] = str(exc)
+    if overall is not None:
+        out["figures"] = plots.figures(overall)
+    return out
+
+
+def _sbom_job(
+    project: Project, args: argparse.Namespace, facts: dict[str, Any], overall: Any
+) -> Future[dict[str, Any]]:
     from samdkit import parallel
     from samdkit import sbom as sbom_mod
 
-    return parallel.submit(sbom_mod.build, sbom_mod.Device(root=project.root, **facts))
+    device = None if args.sbom else sbom_mod.Device(root=project.root, **facts)
+    return parallel.submit(_worker_job, overall, device)
 
 
 def _sbom(
@@ -432,7 +451,6 @@ def _sbom(
 ) -> tuple[Evidence, str | None, list[str]]:
     """(the SBOM as evidence, its JSON text, problems): the device's own, or --sbom's file as given."""
     from samdkit import bounded
-    from samdkit import sbom as sbom_mod
 
     title = "Software bill of materials (CycloneDX)"
     if sbom_arg:
@@ -442,14 +460,14 @@ def _sbom(
         text = bounded.read_text(path, bounded.MAX_JSON_BYTES)
     else:
         path = target
-        try:
-            text, missing = job.result()
-        except sbom_mod.NoDevice as exc:
+        done = job.result()
+        if done["sbom_error"]:
             return (
                 Evidence("sbom", title, path, _project_relative(path, project.root)),
                 None,
-                [str(exc)],
+                [done["sbom_error"]],
             )
+        text, missing = done["sbom"]
         if missing:
             return (
                 Evidence("sbom", title, path, _project_relative(path, project.root)),
@@ -612,6 +630,7 @@ def build(
             "commit": git.get("commit"),
             "timestamp": stamp,
         },
+        evaluation.get("overall", {}) if evaluation is not None else None,
     )
 
     # 4 datasets / 5 data quality
@@ -638,10 +657,7 @@ def build(
         for sec in ("6", "7", "8", "9", "10"):
             gaps.add(sec, f"{ev['evaluation'].rel} is missing: run samdkit evaluate")
     else:
-        from samdkit import parallel, plots
-
-        # drawn on the other core while weasyprint loads
-        figures = parallel.submit(plots.figures, evaluation.get("overall", {}))
+        figures = sbom_job  # plots drawn on the other core with the SBOM (see _worker_job)
         if evaluation.get("verdict") != "PASS":
             failed = [
                 c["id"] + (f" [{c['subgroup']}]" if c.get("subgroup") else "")
@@ -720,6 +736,11 @@ def build(
     if not args.no_pdf:
         import weasyprint  # noqa: F401  (loads here while the worker finishes the SBOM)
     ev["sbom"], sbom_text, sbom_problems = _sbom(project, args.sbom, sbom_path, sbom_job)
+    if figures is not None:
+        from concurrent.futures import Future as DoneFuture
+
+        figures = DoneFuture()
+        figures.set_result(sbom_job.result()["figures"])
     from samdkit import sbom as sbom_mod
 
     sbom_view = sbom_mod.components(ev["sbom"].data) if ev["sbom"].present else {}
