@@ -318,3 +318,12 @@ def test_the_comment_never_shows_a_suppressed_subgroup_value(tmp_path):
     lines = "\n".join(comment._criteria(doc, None))
     male = next(line for line in lines.splitlines() if "sex=male" in line)
     assert "suppressed (n" in male and "1.000" not in male and "0.000" not in male
+
+
+def test_coded_subgroups_match_their_expected_codes_despite_empty_cells(tmp_path):
+    text = REQUIREMENTS.replace("values: [female, male]", "values: [0, 1]").replace(
+        "subgroup: sex=*", "subgroup: sex=1"
+    )
+    doc = _compute(tmp_path, [0] * 20 + [1] * 20 + [None], text)
+    assert {g["value"]: g["n"] for g in doc["subgroups"]} == {"0": 20, "1": 20}
+    assert doc["subgroup_values_unexpected"] == [{"column": "sex", "rows": 1}]

@@ -213,10 +213,15 @@ def _subgroup_parts(frame, req: Requirements, columns: list[str]):
     Labels come from requirements.yaml, never from the data; a value outside the list (a name typed
     into the wrong column, a record number) is counted and never echoed.
     """
+    from pandas.api.types import is_float_dtype
+
     parts, unexpected = [], []
     for column in columns:
         expected = req.expected_values(column)
-        labels = frame[column].astype(str).where(frame[column].notna())
+        values = frame[column]
+        if is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
+            values = values.astype("Int64")  # codes 0/1 read as 0.0/1.0 next to an empty cell
+        labels = values.astype(str).where(values.notna())
         for value in expected:
             part = frame[labels == value]
             if len(part):
