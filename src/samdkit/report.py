@@ -167,8 +167,8 @@ def _quantity(value: Any, unit: str, prefixes: tuple[tuple[str, float], ...]) ->
     if value <= 0 or value < smallest_scale:
         return f"< 1 {smallest_prefix}{unit}"
     for prefix, scale in prefixes:
-        if value >= scale:
-            number = float(f"{value / scale:.2g}")
+        number = float(f"{value / scale:.2g}")  # rounded first: 0.9996 kWh is 1 kWh, not 1000 Wh
+        if number >= 1:
             text = f"{number:.0f}" if number >= 10 else f"{number:g}"
             return f"{text} {prefix}{unit}"
     return f"< 1 {smallest_prefix}{unit}"  # pragma: no cover (the first test returns)
