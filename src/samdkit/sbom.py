@@ -169,7 +169,8 @@ def model_card(evaluation: dict[str, Any] | None) -> dict[str, Any]:
     for name, entry in (overall.get("calibration") or {}).items():
         add(name, entry, "overall")
     for group in evaluation.get("subgroups") or []:
-        if group.get("suppressed"):  # a small cell: published files never describe one or a few patients
+        # a small cell: published files never describe one or a few patients
+        if group.get("suppressed"):
             continue
         for name, entry in (group.get("metrics") or {}).items():
             add(name, entry, f"{group.get('column')}={group.get('value')}")
