@@ -1113,7 +1113,11 @@ def _environment(project: Project, markdown: bool = False):
     options: dict[str, Any] = (
         {"autoescape": False, "finalize": escape.md_finalize}
         if markdown
-        else {"autoescape": jinja2.select_autoescape(["html", "html.j2"], default=True)}
+        else {
+            "autoescape": jinja2.select_autoescape(
+                ["html", "html.j2"], disabled_extensions=("css", "txt"), default=True
+            )
+        }
     )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(dirs),
