@@ -483,3 +483,19 @@ def test_glyph_check_without_fc_match_reads_every_installed_font(monkeypatch, tm
             assert glyphs.missing({"日", "a"}, ["DejaVu Sans"]) == {"日"}
     finally:
         glyphs._fallback_files.cache_clear()
+
+
+def test_template_environments_escape_for_their_output(tmp_path):
+    """HTML templates are autoescaped; Markdown templates escape every {{ }} unless the template marks it."""
+    from samdkit.project import load_project
+    from samdkit.report import _environment
+
+    project = load_project(tmp_path)
+    html, md = _environment(project), _environment(project, markdown=True)
+    for name in ("report.html.j2", "model-card.html.j2", "_macros.html.j2"):
+        assert html.autoescape(name) is True, name
+    assert html.autoescape("report.css") is False
+    hostile = "x\n# <details>[a](b)"
+    assert html.from_string("{{ s }}").render(s=hostile) == "x\n# &lt;details&gt;[a](b)"
+    out = md.from_string("{{ s }} {{ '**kept**' | safe }} {{ s | code }}").render(s=hostile)
+    assert out == "x \\#\u2060 \\<details>\\[a\\](b) **kept** `x # <details>[a](b)`"
