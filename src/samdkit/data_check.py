@@ -241,22 +241,23 @@ def _read_csv(path: Path, label: str) -> Any:
         "na_values": [""],
         "encoding": "utf-8",
     }
-    try:
-        try:
-            return pd.read_csv(path, engine="pyarrow", **options)
-        except pd.errors.ParserError:
-            return pd.read_csv(path, **options)
-    except UnicodeDecodeError:
-        offset, byte, line = _first_bad_utf8(path)
+    # checked before Arrow reads: a decoding error raised in Arrow's reader threads can abort the
+    # interpreter at exit ("terminate called without an active exception")
+    bad = _first_bad_utf8(path)
+    if bad is not None:
+        offset, byte, line = bad
         raise UserError(
             f"{label}: not UTF-8 text (byte 0x{byte:02x} at offset {offset}, line {line}): "
             "save the file as UTF-8"
-        ) from None
+        )
+    try:
+        return pd.read_csv(path, engine="pyarrow", **options)
+    except pd.errors.ParserError:
+        return pd.read_csv(path, **options)
 
 
-def _first_bad_utf8(path: Path) -> tuple[int, int, int]:
-    """Where a file stops being UTF-8: byte offset, the byte, its line (pandas' own offset is
-    relative to a chunk)."""
+def _first_bad_utf8(path: Path) -> tuple[int, int, int] | None:
+    """Where a file stops being UTF-8: byte offset, the byte, its line; None when all of it is."""
     import codecs
     import gzip
 
@@ -272,7 +273,11 @@ def _first_bad_utf8(path: Path) -> tuple[int, int, int]:
                 return bad, chunk[exc.start], lines + chunk[: exc.start].count(b"\n")
             offset += len(chunk)
             lines += chunk.count(b"\n")
-    return offset, 0, lines
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return offset, 0, lines  # the file ends inside a multi-byte character
+    return None
 
 
 def _read_parquet(path: Path) -> Any:
