@@ -66,6 +66,8 @@ def populate(
     shutil.copy(predictions, root / "reports" / "predictions.csv")
     for name in ("requirements.yaml", "risks.yaml", "device.yaml", "model-card.yaml"):
         shutil.copy(DATA / name, root / "compliance" / name)
+    # every checklist item the report cannot carry, justified (else each is a blocking gap, appendix A)
+    shutil.copy(DATA / "regulatory.yaml", root / "compliance" / "regulatory.yaml")
     shutil.copy(DATA / "emissions.csv", root / "reports" / "emissions.csv")
     if data_check:
         shutil.copy(DATA / data_check, root / "reports" / "data-check.json")

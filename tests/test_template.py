@@ -36,6 +36,8 @@ COMMON_FILES = {
     "compliance/expectations/test.json",
     "compliance/expectations/train.json",
     "compliance/model-card.yaml",
+    "compliance/pccp.yaml",
+    "compliance/regulatory.yaml",
     "compliance/requirements.yaml",
     "compliance/risks.yaml",
     "dvc.yaml",

@@ -49,51 +49,6 @@ SECTIONS = [
     ("A", "Appendix: regulatory mapping"),
 ]
 
-# (framework, item, what it asks for, sections that satisfy it)
-REGULATORY_MAP = [
-    (
-        "EU AI Act Annex IV",
-        "2(g)",
-        "validation and testing procedures, data used, metrics",
-        "4, 6, 7, 8",
-    ),
-    (
-        "EU AI Act Annex IV",
-        "2(g)",
-        "accuracy, robustness, potentially discriminatory impacts",
-        "7, 9",
-    ),
-    ("EU AI Act Annex IV", "2(g)", "test logs and test reports dated and signed", "0, 14, 15"),
-    ("EU AI Act Annex IV", "2(d)/(e)", "data requirements, human oversight measures", "2, 4, 5"),
-    (
-        "IEC 62304",
-        "§5.7.5",
-        "test record: results, anomalies, version, configuration, tools, date, responsible person",
-        "0, 3, 7–10, 12, 13, 15",
-    ),
-    (
-        "IEC 62304",
-        "§5.8",
-        "release: verification complete, residual anomalies, how built, archived",
-        "1, 13, 14",
-    ),
-    ("IEC 62304", "§8.1.2", "SOUP identification: title, manufacturer, version", "12"),
-    ("ISO 14971", "§7.2", "verification of risk control measures", "10, 11"),
-    ("TRIPOD+AI", "items 12, 23", "performance measures with CIs, calibration", "6, 7, 8"),
-    ("TRIPOD+AI", "items 14, 24", "key subgroups, fairness", "9"),
-    ("TRIPOD+AI", "items 9, 20", "missing data, sample size", "4, 9"),
-    ("STARD 2015", "items 23, 24", "2×2 table, sensitivity and specificity with CIs", "7"),
-    (
-        "FDA/HC/MHRA GMLP",
-        "principles 3, 8, 9",
-        "independent test set, clinically relevant testing, users informed",
-        "2, 4, 7",
-    ),
-    ("FDA PCCP", "—", "acceptance criteria set in advance", "6, 10"),
-    ("21 CFR Part 11", "§11.50", "signature manifestation: printed name, date/time, meaning", "15"),
-    ("21 CFR Part 11", "§11.70", "signature/record linking", "14, 15"),
-]
-
 TEMPLATES = Path(__file__).parent / "templates"
 
 OUTPUT_NAMES = {
@@ -528,6 +483,7 @@ def build(
     card_src = ev["model_card"].data if isinstance(ev["model_card"].data, dict) else {}
     params = ev["params"].data if isinstance(ev["params"].data, dict) else {}
     evaluation = ev["evaluation"].data if isinstance(ev["evaluation"].data, dict) else None
+    reg, plan = _regulatory_inputs(project, device)
 
     name = (
         find(device, "name", "device_name", depth=0)
@@ -586,7 +542,7 @@ def build(
     ]:
         intended.append((label, iu.get(key)))
     intended.append(("Device class", device.get("device_class")))
-    intended.append(("IEC 62304 software safety class", device.get("safety_class")))
+    intended.append(reg.iec62304_row())  # names the edition (compliance/regulatory.yaml)
     intended.append(("Regulatory status", device.get("regulatory_status")))
     if not ev["device"].present:
         gaps.add("2", f"{ev['device'].rel} is missing: intended use is not documented")
@@ -806,7 +762,7 @@ def build(
         "samdkit verify-lock",
         "samdkit report",
     ]
-    return {
+    ctx = {
         "schema": "samdkit/clinical-validation-report/v1",
         "generator": {"name": "samdkit", "version": __version__},
         "document": {
@@ -868,9 +824,46 @@ def build(
         "digests": digests,
         "reproduce": reproduce,
         "approvals": approvals,
-        "regulatory_map": REGULATORY_MAP,
         "_figures": figures,
     }
+    return _regulatory(ctx, gaps, reg, plan, card_src)
+
+
+def _regulatory_inputs(project: Project, device: dict[str, Any]) -> tuple[Any, Any]:
+    """compliance/regulatory.yaml and compliance/pccp.yaml, checked before anything is written."""
+    from samdkit.regulatory import load_config, pccp
+
+    folder = project.path("device").parent
+    rel = _project_relative(folder, project.root)
+    return (
+        load_config(folder / "regulatory.yaml", f"{rel}/regulatory.yaml", device),
+        pccp.load(folder / "pccp.yaml", f"{rel}/pccp.yaml"),
+    )
+
+
+def _regulatory(
+    ctx: dict[str, Any], gaps: Gaps, reg: Any, plan: Any, card_src: Any
+) -> dict[str, Any]:
+    """Appendix A: every checklist item mapped or justified (else a blocking gap), and the PCCP judged."""
+    from samdkit.regulatory import mapping, pccp
+
+    for rel, raw in [(reg.rel, reg.raw), *([(plan["path"], plan["_raw"])] if plan else [])]:
+        fields = _marked_fields(raw)
+        if fields:  # the template's example reasons and plan are not the project's own
+            ctx["template_examples"][rel] = fields
+            gaps.add(
+                "1",
+                f"{rel} still holds the template's example text (marked {TEMPLATE_MARKER}) in: "
+                + ", ".join(fields),
+            )
+    ctx["pccp"] = pccp.judge(plan, ctx["evaluation"]) if plan else None
+    ctx["iec62304"] = {"edition": reg.edition, "name": reg.edition_name, "level": reg.level}
+    ctx["regulatory"], missing = mapping(ctx, reg, card_src)
+    for message in missing:
+        gaps.add("A", message)
+    ctx["gaps"] = [g.__dict__ for g in gaps.items]
+    ctx["verdict"] = "PASS" if not gaps.blocking else "FAIL"
+    return ctx
 
 
 def attributes_statement(evaluation: dict[str, Any] | None) -> str:
@@ -981,7 +974,7 @@ def model_card(
             "contact": details_src.get("contact"),
             "license": details_src.get("license"),
             "regulatory_status": dict(ctx["intended_use"]).get("Regulatory status"),
-            "iec_62304_class": dict(ctx["intended_use"]).get("IEC 62304 software safety class"),
+            "iec_62304_class": dict(ctx["intended_use"]).get(reg_row_label(ctx)),
             "model_sha256": lock.get("root_digest"),
             "git_commit": ctx["git"].get("commit"),
             "locked": bool(lock.get("root_digest")) and lock.get("identical") is True,
@@ -1034,7 +1027,7 @@ def model_card(
             or considerations.get("ethics")
             or [],
         },
-        "lifecycle": card_src.get("lifecycle") or {},
+        "lifecycle": _lifecycle(ctx, card_src),
         "environmental_impact": ctx.get("emissions"),
         "provenance": {
             "report_id": ctx["document"]["id"],
@@ -1045,6 +1038,26 @@ def model_card(
         },
         "verdict": ctx["verdict"],
     }
+
+
+def reg_row_label(ctx: dict[str, Any]) -> str:
+    """The section-2 label of the IEC 62304 class (edition 1) or rigour level (edition 2)."""
+    edition = (ctx.get("iec62304") or {}).get("edition", "1")
+    return f"IEC 62304 {'software safety class' if edition == '1' else 'process rigour level'}"
+
+
+def _lifecycle(ctx: dict[str, Any], card_src: dict[str, Any]) -> dict[str, Any]:
+    """The card's lifecycle; a declared PCCP (judged in appendix A.2) is its change-control plan."""
+    from samdkit.regulatory import pccp
+
+    lifecycle = dict(card_src.get("lifecycle") or {})
+    plan = pccp.change_control(ctx.get("pccp"), ctx["document"]["id"])
+    if plan:
+        own = lifecycle.pop("change_control", None)
+        lifecycle["change_control"] = plan
+        if own:
+            lifecycle["change_control_notes"] = own
+    return lifecycle
 
 
 def _project_relative(path: Path, root: Path) -> str:

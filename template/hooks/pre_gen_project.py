@@ -12,7 +12,12 @@ VALUES = {
     "contact": {{ cookiecutter.contact | tojson }},
     "intended_use": {{ cookiecutter.intended_use | tojson }},
     "samdkit_source": {{ cookiecutter.samdkit_source | tojson }},
+    "safety_class": {{ cookiecutter.safety_class | tojson }},
+    "iec62304_edition": {{ cookiecutter.iec62304_edition | tojson }},
+    "rigour_level": {{ cookiecutter.rigour_level | tojson }},
 }
+# IEC 62304 edition 1 names a software safety class, edition 2 a process rigour level
+IEC62304 = {"1": ("safety_class", ("A", "B", "C")), "2": ("rigour_level", ("I", "II"))}
 
 
 def problems(values: dict) -> list:
@@ -30,6 +35,15 @@ def problems(values: dict) -> list:
         found.append(f"contact {values['contact']!r} is not an email address")
     if not re.fullmatch(r"[\w.-]+/[\w.-]+@[\w./-]+", values["samdkit_source"]):
         found.append(f"samdkit_source {values['samdkit_source']!r} must look like OWNER/REPO@REF")
+    edition = values["iec62304_edition"]
+    if edition not in IEC62304:
+        found.append(f"iec62304_edition {edition!r} must be 1 or 2")
+    else:
+        key, allowed = IEC62304[edition]
+        if values[key] not in allowed:
+            found.append(
+                f"{key} {values[key]!r} must be one of {', '.join(allowed)} in IEC 62304 edition {edition}"
+            )
     return found
 
 
