@@ -17,7 +17,13 @@ import pytest
 import yaml
 
 from samdkit import report
-from tests.conftest import bake_project, fill_in_template_examples, project_env, run
+from tests import test_act_release
+from tests.conftest import bake_project, fill_in_template_examples, git, project_env, run
+from tests.test_ci_bundle import calls, step_failed
+
+# the act release harness: a published project (example texts replaced) and throwaway signing secrets
+ci_project = test_act_release.ci_project
+signing_secrets = test_act_release.signing_secrets
 
 MARKER = "TEMPLATE EXAMPLE"
 # words of the template's example device (a breast-lesion classifier on the Wisconsin data set)
@@ -232,3 +238,22 @@ def test_attribute_statements_come_from_the_data_used(default_project):
     assert "Subgroup analysis of the test set by: size_tertile" in pdftotext(
         default_project / "reports/model-card.pdf"
     )
+
+
+@pytest.mark.slow
+def test_the_release_workflow_stops_on_template_text(ci_project, signing_secrets, tmp_path):
+    """release.yml runs `samdkit report --strict`: one field still marked stops it before signing."""
+    project = test_act_release.copy_project(ci_project, tmp_path / "p")
+    device = project / "compliance" / "device.yaml"
+    text = device.read_text()
+    device.write_text(text.replace('indication: "', 'indication: "TEMPLATE EXAMPLE: ', 1))
+    run(["dvc", "commit", "-f", "-q"], project)  # dvc.lock re-recorded: only the report can tell
+    git(project, "commit", "-qam", "an example text left in")
+    code, log, record = test_act_release.release(project, tmp_path / "act", signing_secrets)
+    assert code != 0
+    assert step_failed(log, "Clinical validation report and model card"), log[-8000:]
+    assert "template example text still in compliance/device.yaml: intended_use.indication" in log
+    assert not (record / "calls.jsonl").exists() or not [
+        c for c in calls(record) if c["name"] == "gh"
+    ]
+    assert not (tmp_path / "act" / "artifacts" / "release-evidence").exists()
