@@ -86,8 +86,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from samdkit import atomic
+from samdkit import atomic, data_sources
 from samdkit.data_check_gx import DATASOURCES
+from samdkit.data_sources import Source
 from samdkit.errors import UserError
 from samdkit.findings import FORMATS, Finding, render
 from samdkit.project import DEFAULT_PATHS, Project, load_project, read_yaml
@@ -137,6 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("OLD", "NEW"),
         help="convert a Great Expectations 0.x suite OLD into a GX 1.x suite NEW",
     )
+    data_sources.add_arguments(parser)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -183,13 +185,21 @@ def _config(project: Project, args: argparse.Namespace) -> dict[str, Any]:
             f"pyproject.toml: [tool.samdkit.data] datasource '{datasource}' is not supported "
             f"(supported: {', '.join(DATASOURCES)})"
         )
-    if bool(args.dataset) != bool(args.suite):
-        raise UserError("--dataset and --suite go together")
-    if args.dataset:
-        pairs = [(Path(args.dataset).resolve(), Path(args.suite).resolve())]
+    sources = data_sources.configured(section, project.root)
+    adhoc = data_sources.from_arguments(args, project.root)
+    if bool(args.dataset or adhoc) != bool(args.suite):
+        raise UserError(
+            "--dataset (or --url/--url-env with --table/--query) and --suite go together"
+        )
+    if adhoc or args.dataset:
+        dataset = adhoc or sources.get(args.dataset) or Path(args.dataset).resolve()
+        pairs = [(_local(dataset), Path(args.suite).resolve())]
     else:
         pairs = [
-            (_dataset_path(project, c.get("dataset")), _suite_path(project, c.get("suite")))
+            (
+                _local(sources.get(c.get("dataset")) or _dataset_path(project, c.get("dataset"))),
+                _suite_path(project, c.get("suite")),
+            )
             for c in checks
         ]
     return {
@@ -197,13 +207,18 @@ def _config(project: Project, args: argparse.Namespace) -> dict[str, Any]:
         "id_column": section.get("id_column", "sample_id"),
         "label_column": section.get("label_column", "label"),
         "pairs": pairs,
-        "adhoc": bool(args.dataset),
+        "adhoc": bool(args.dataset or adhoc),
         "exempt": {(project.root / p).resolve(): r for p, r in exempt.items()},
         "parameters": {
             name: (_dataset_path(project, spec.get("dataset")), str(spec.get("column", "")))
             for name, spec in parameters.items()
         },
     }
+
+
+def _local(dataset: Path | Source) -> Path | Source:
+    """A source read by pandas is its file, as it always was."""
+    return dataset.path if isinstance(dataset, Source) and dataset.engine == "pandas" else dataset
 
 
 def sha256(path: Path) -> str:
@@ -668,7 +683,7 @@ def coverage(project: Project, config: dict[str, Any]) -> dict[str, Any]:
     """Which pipeline datasets have a check, which are exempt, which have neither."""
     root = project.root
     datasets = pipeline_datasets(project)
-    checked = {dataset for dataset, _ in config["pairs"]}
+    checked = {d.path if isinstance(d, Source) else d for d, _ in config["pairs"]}
     exempt = config["exempt"]
     return {
         "datasets": [_rel(p, root) for p in datasets],
@@ -687,25 +702,31 @@ def _typing_rows(typing: dict[str, Any], frame: Any) -> list[dict[str, Any]]:
         if not spec["unparsed"]:
             continue
         kept = spec.get("kept_as_text", False)
+        if not hasattr(frame, "iloc"):  # Spark: the engine counted the written cells
+            written = frame.written[column]
+            rows.append(_typing_row(column, spec, written, frame.rows - written))
+            continue
         present = int(frame[column].notna().sum()) + (0 if kept else spec["unparsed"])
-        rows.append(
-            {
-                "type": TYPING_CHECK,
-                "column": column,
-                "kwargs": {"type_": spec["as"], "declared_by": spec["declared_by"]},
-                "meta": {},
-                "success": False,
-                "observed_value": None,
-                "element_count": present,
-                "missing_count": int(frame[column].isna().sum())
-                - (0 if kept else spec["unparsed"]),
-                "unexpected_count": spec["unparsed"],
-                "unexpected_percent": 100.0 * spec["unparsed"] / present,
-                "details": None,
-                "exception": None,
-            }
-        )
+        missing = int(frame[column].isna().sum()) - (0 if kept else spec["unparsed"])
+        rows.append(_typing_row(column, spec, present, missing))
     return rows
+
+
+def _typing_row(column: str, spec: dict[str, Any], present: int, missing: int) -> dict[str, Any]:
+    return {
+        "type": TYPING_CHECK,
+        "column": column,
+        "kwargs": {"type_": spec["as"], "declared_by": spec["declared_by"]},
+        "meta": {},
+        "success": False,
+        "observed_value": None,
+        "element_count": present,
+        "missing_count": missing,
+        "unexpected_count": spec["unparsed"],
+        "unexpected_percent": 100.0 * spec["unparsed"] / present,
+        "details": None,
+        "exception": None,
+    }
 
 
 def _stage(config: dict[str, Any], root: Path) -> tuple[list[dict[str, Any]], dict[Path, Dataset]]:
@@ -716,9 +737,14 @@ def _stage(config: dict[str, Any], root: Path) -> tuple[list[dict[str, Any]], di
     staged = []
     for dataset, suite_path in config["pairs"]:
         raw = read_suite_json(suite_path, _rel(suite_path, root))
-        if dataset not in datasets:
-            datasets[dataset] = read_dataset(dataset, _rel(dataset, root))
-        plan = plan_types(raw["expectations"]) if datasets[dataset].text else {}
+        if isinstance(dataset, Source):  # read where it lives, once GX is loaded
+            dataset.label(root)  # a missing environment variable is said before GX loads
+            text = dataset.text
+        else:
+            if dataset not in datasets:
+                datasets[dataset] = read_dataset(dataset, _rel(dataset, root))
+            text = datasets[dataset].text
+        plan = plan_types(raw["expectations"]) if text else {}
         values, provenance = _parameters_for(raw["expectations"], config, root, datasets, plan)
         staged.append(
             {
@@ -750,9 +776,15 @@ def check(
         job["suite"], job["written"] = validator.load_suite(
             job["raw"], _rel(job["suite_path"], root)
         )
+    for job in staged:  # every database and Spark source reachable before any suite runs
+        if isinstance(job["dataset"], Source):
+            job["opened"] = validator.open(job["dataset"], job["plan"], root)
 
     def task(job: dict[str, Any]) -> tuple[Any, ...]:
-        frame, typing = typed(datasets[job["dataset"]], job["plan"])
+        if "opened" in job:
+            frame, typing = job["opened"], job["opened"].typing
+        else:
+            frame, typing = typed(datasets[job["dataset"]], job["plan"])
         rows, shown = validator.validate(
             job["suite"],
             job["written"],
@@ -764,15 +796,18 @@ def check(
         return rows + _typing_rows(typing, frame), typing, shown
 
     # one suite per core (forked after GX's seconds of import, which every suite shares)
-    outcomes = parallel.map_ordered(task, staged)
+    # (connections and Spark's JVM are not shared with forked workers: engines run here)
+    engines = any("opened" in job for job in staged)
+    outcomes = parallel.map_ordered(task, staged, workers=1 if engines else None)
     validations, shown_all = [], []
     for job, (results, typing, shown) in zip(staged, outcomes, strict=True):
         for result in results:
             result["reason"] = reason(result)
-        dataset = datasets[job["dataset"]]
-        validations.append(_validation(job, dataset, results, typing, root))
+        validation = _validation(job, datasets.get(job["dataset"]), results, typing, root)
+        validations.append(validation)
         shown_all += [
-            {**s, "suite": job["suite"].name, "dataset": _rel(job["dataset"], root)} for s in shown
+            {**s, "suite": job["suite"].name, "dataset": validation["dataset"]["path"]}
+            for s in shown
         ]
     import great_expectations as gx
 
@@ -784,6 +819,7 @@ def check(
         "passed": passed,
         "total": total,
         "datasource": config["datasource"],
+        "engines": sorted({v["dataset"]["source"]["engine"] for v in validations}),
         "great_expectations": gx.__version__,
         "coverage": cover,
         "validations": validations,
@@ -791,27 +827,52 @@ def check(
     return report, shown_all
 
 
+def _dataset_entry(job: dict[str, Any], dataset: Dataset | None, root: Path) -> dict[str, Any]:
+    """Where the data came from (no credential), its digest when it is a file, its shape."""
+    if dataset is not None:
+        path = _rel(job["dataset"], root)
+        return {
+            "path": path,
+            "sha256": sha256(job["dataset"]),
+            "rows": len(dataset.frame),
+            "columns": int(dataset.frame.shape[1]),
+            "read_as": "text" if dataset.text else "typed",
+            "source": {"engine": "pandas", "path": path},
+        }
+    source, opened = job["dataset"], job["opened"]
+    return {
+        "path": source.label(root),
+        "sha256": sha256(source.path) if source.path and source.path.is_file() else None,
+        "rows": opened.rows,
+        "columns": len(opened.columns),
+        "read_as": "text" if source.text else "typed",
+        "source": source.describe(root),
+    }
+
+
 def _validation(
     job: dict[str, Any],
-    dataset: Dataset,
+    dataset: Dataset | None,
     results: list[dict[str, Any]],
     typing: dict[str, Any],
     root: Path,
 ) -> dict[str, Any]:
     passed = sum(r["success"] for r in results)
+    entry = _dataset_entry(job, dataset, root)
     return {
         "suite": {
             "name": job["suite"].name,
             "path": _rel(job["suite_path"], root),
             "sha256": sha256(job["suite_path"]),
         },
-        "dataset": {
-            "path": _rel(job["dataset"], root),
-            "sha256": sha256(job["dataset"]),
-            "rows": len(dataset.frame),
-            "columns": int(dataset.frame.shape[1]),
-            "read_as": "text" if dataset.text else "typed",
-        },
+        "dataset": entry,
+        "engine": entry["source"]["engine"],
+        # expectations GX could not run here (e.g. one its engine does not implement): said, not hidden
+        "not_run": [
+            {"index": i, "type": r["type"], "exception": r["exception"]}
+            for i, r in enumerate(results)
+            if r["exception"]
+        ],
         "typing": typing,
         "parameters": job["provenance"],
         "success": passed == len(results),
@@ -968,7 +1029,9 @@ def init(project: Project, args: argparse.Namespace) -> int:
     from samdkit.data_check_gx import draft_suite
 
     root = project.root
-    for _dataset, suite_path in config["pairs"]:
+    for dataset, suite_path in config["pairs"]:
+        if isinstance(dataset, Source):
+            raise UserError(f"{dataset.name}: --init drafts from a local file only")
         if suite_path.exists() and not args.force:
             raise UserError(
                 f"{_rel(suite_path, root)} exists: review it, or pass --force to overwrite it"

@@ -1,8 +1,8 @@
 """Great Expectations 1.x glue for `samdkit check-data`: load suites, validate, draft, upgrade.
 
 great_expectations and pandas are imported inside functions (a 3 s import); nothing here runs on
-`samdkit --help`. A validation goes through a GX data source chosen by name (``pandas`` today), so a
-SQL or Spark data source can later serve the same suite JSON unchanged.
+`samdkit --help`. A validation goes through a GX data source: pandas for a local file, or a SQL or
+Spark data source (samdkit.data_sources) serving the same suite JSON unchanged.
 
 Suites are read and written in GX 1.x's own layout (``ExpectationSuiteSchema``, what a GX file
 context stores): a suite GX saved (ids and all) loads as it is; a GX 0.x suite is refused with the
@@ -212,7 +212,16 @@ class Validator:
             )
         return suite, expectations
 
+    def open(self, source: Any, plan: dict[str, Any], root: Path) -> Any:
+        """A database or Spark source opened in this context (data_sources.EngineData)."""
+        from samdkit.data_sources import open_source
+
+        self._assets += 1
+        return open_source(self.context, source, plan, root, self._assets)
+
     def _batch(self, frame: Any) -> Any:
+        if hasattr(frame, "batch"):  # a database or Spark source: the data stays there
+            return frame.batch
         self._assets += 1
         asset = self.source.add_dataframe_asset(f"batch-{self._assets}")
         return asset.add_batch_definition_whole_dataframe("whole").get_batch(
@@ -237,7 +246,7 @@ class Validator:
         result_format: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
         if show_values:
             result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 10}
-            if id_column and id_column in frame.columns:
+            if id_column and id_column in list(frame.columns):
                 result_format["unexpected_index_column_names"] = [id_column]
         batch = self._batch(frame)
         result = batch.validate(
@@ -325,6 +334,10 @@ def _scrubbed(message: str | None, frame: Any, column: Any) -> str | None:
     if message is None:
         return None
     message = message.strip().splitlines()[0] if message.strip() else message
+    if not hasattr(frame, "iloc"):  # an engine's message: its values are not here to compare
+        from samdkit.data_sources import withhold_quoted
+
+        return withhold_quoted(message, frame.columns)
     if isinstance(column, str) and column in frame.columns:
         values = frame[column].dropna().astype(str).unique()
         if any(len(v) >= 2 and v in message for v in values):
