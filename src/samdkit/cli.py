@@ -35,6 +35,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "the auditor's check: signatures, manifest, digests inside the report",
     ),
     "comment": ("comment", "pull/merge request comment markdown; posts it via CML when asked"),
+    "pipeline-status": (
+        "pipeline_status",
+        "is dvc.lock up to date with dvc.yaml, params and deps (names stale stages, the fix)",
+    ),
+    "gate": ("ci_outputs", "run one gate command and record its verdict; --verdict reads them all"),
 }
 
 EXIT_BAD_INPUT = 2

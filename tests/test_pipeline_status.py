@@ -1,0 +1,159 @@
+"""`samdkit pipeline-status` (is dvc.lock what the pipeline produces?) and `samdkit gate` (record any gate).
+
+Real DVC and git on the shared default project (after its pipeline ran), copied before a test changes it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import git, project_env
+
+PY_EXIT = [sys.executable, "-c"]
+
+
+def status(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "samdkit", "pipeline-status", *args],
+        cwd=project,
+        env=project_env(project),
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_up_to_date_project_passes(project_copy):
+    done = status(project_copy, "--committed", "HEAD", "--output", "reports/gates/pipeline.json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pipeline-status: PASS" in done.stdout
+    result = json.loads((project_copy / "reports/gates/pipeline.json").read_text())
+    assert result["verdict"] == "PASS" and result["fix"] == [] and result["gate"] == "pipeline"
+    assert status(project_copy).returncode == 0
+
+
+def test_changed_param_names_the_stale_stages_and_the_fix(project_copy):
+    params = project_copy / "params.yaml"
+    text = params.read_text()
+    assert "threshold: 0.5" in text
+    params.write_text(text.replace("threshold: 0.5", "threshold: 0.45", 1))
+    done = status(project_copy, "--format", "json")
+    assert done.returncode == 1, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["verdict"] == "FAIL"
+    stages = {f["detail"]["stage"] for f in payload["findings"]}
+    assert {"train", "evaluate", "lock"} <= stages and "prepare" not in stages
+    assert any("params.yaml" in f["message"] for f in payload["findings"])
+    text_out = status(project_copy).stdout
+    assert "to fix:" in text_out and "dvc repro" in text_out and "git add dvc.lock" in text_out
+
+
+def test_lock_never_committed_says_which_commands_make_it_green(project_copy):
+    """A first pull request: the pipeline ran in CI but dvc.lock was never committed, no DVC remote."""
+    git(project_copy, "rm", "-q", "--cached", "dvc.lock", "model.lock")
+    git(project_copy, "commit", "-qm", "no lock yet")
+    done = status(project_copy, "--committed", "HEAD", "--output", "gates/p.json")
+    assert done.returncode == 1
+    assert "dvc.lock is not committed at HEAD" in done.stdout
+    result = json.loads((project_copy / "gates/p.json").read_text())
+    assert result["verdict"] == "FAIL"
+    assert {"prepare", "train", "lock", "report"} <= set(result["stale_stages"])
+    fix = result["fix"]
+    assert fix[0] == "dvc repro"
+    assert fix[1].startswith("dvc remote add -d storage ")  # the project has no remote yet
+    assert fix[2] == "dvc push"
+    added = fix[3].split()
+    assert added[:2] == ["git", "add"] and "dvc.lock" in added and "model.lock" in added
+    assert fix[4].startswith("git commit")
+
+
+def test_a_stage_that_differs_from_the_committed_lock_is_named(project_copy):
+    lock = project_copy / "dvc.lock"
+    text = lock.read_text()
+    start = text.index("  report:")
+    digest = text.index("md5: ", start) + len("md5: ")
+    lock.write_text(text[:digest] + "0" * 32 + text[digest + 32 :])
+    done = status(project_copy, "--committed", "HEAD", "--format", "github")
+    assert done.returncode == 1
+    assert "::error file=dvc.lock,title=stale-stage::stage report is stale" in done.stdout
+    assert "stage train" not in done.stdout
+
+
+def test_a_failing_stage_under_repro_is_one_finding_never_a_traceback(project_copy):
+    package = next(p for p in (project_copy / "src").iterdir() if p.is_dir())
+    (package / "data.py").write_text("raise SystemExit('no data source configured')\n")
+    done = status(project_copy, "--repro", "--output", "reports/gates/pipeline.json")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    result = json.loads((project_copy / "reports/gates/pipeline.json").read_text())
+    assert result["reason"].startswith("stage prepare failed")
+    assert result["fix"][0].startswith("dvc repro prepare")
+
+
+def test_outside_a_dvc_project_is_bad_input(tmp_path):
+    done = status(tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "dvc.yaml not found" in done.stderr
+
+
+# --------------------------------------------------------------------------- samdkit gate
+
+
+def gate(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "samdkit", "gate", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def test_gate_records_pass_fail_and_could_not_run(tmp_path):
+    ok = gate(tmp_path, "lint", "--", *PY_EXIT, "print('lint: PASS')")
+    assert ok.returncode == 0 and "lint: PASS" in ok.stdout
+    bad = gate(
+        tmp_path, "tests", "--", *PY_EXIT, "print('1 failed, 3 passed'); raise SystemExit(1)"
+    )
+    assert bad.returncode == 1
+    err = "import sys; print('samdkit check-data: error: data/prepared/test.csv: not found'); sys.exit(2)"
+    broken = gate(tmp_path, "data check", "--", *PY_EXIT, err)
+    assert broken.returncode == 2
+    results = {p.name: json.loads(p.read_text()) for p in (tmp_path / "reports/gates").iterdir()}
+    assert results["lint.json"]["verdict"] == "PASS" and results["lint.json"]["fix"] == []
+    assert results["tests.json"]["verdict"] == "FAIL"
+    assert results["tests.json"]["reason"] == "1 failed, 3 passed"
+    assert results["tests.json"]["fix"] == ["python -m pytest"]
+    assert results["data-check.json"]["verdict"] == "ERROR"
+    assert results["data-check.json"]["reason"] == (
+        "could not run: samdkit check-data: error: data/prepared/test.csv: not found"
+    )
+    verdict = gate(tmp_path, "--verdict", "--expect", "evaluation")
+    assert verdict.returncode == 1
+    assert "FAIL  tests: 1 failed, 3 passed" in verdict.stdout
+    assert "ERROR evaluation: did not run (no result)" in verdict.stdout
+
+
+def test_gate_writes_github_outputs_and_summary(tmp_path):
+    import os
+
+    env = dict(os.environ)
+    env["GITHUB_OUTPUT"] = str(tmp_path / "out")
+    env["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")
+    done = gate(
+        tmp_path, "tests", "--", *PY_EXIT, "print('2 failed'); raise SystemExit(1)", env=env
+    )
+    assert done.returncode == 1
+    outputs = (tmp_path / "out").read_text().splitlines()
+    assert "verdict=FAIL" in outputs and "passed=false" in outputs and "reason=2 failed" in outputs
+    summary = (tmp_path / "summary.md").read_text()
+    assert "❌ **tests**: FAIL — 2 failed" in summary and "python -m pytest" in summary
+
+
+def test_gate_verdict_passes_only_when_every_gate_passed(tmp_path):
+    assert gate(tmp_path, "--verdict").returncode == 1  # nothing recorded is not a pass
+    assert gate(tmp_path, "lint", "--", *PY_EXIT, "pass").returncode == 0
+    assert gate(tmp_path, "--verdict").returncode == 0
+    assert gate(tmp_path, "x").returncode == 2  # a gate without a command is bad input
