@@ -26,7 +26,7 @@ def _extra_context(pairs: list[str]) -> dict[str, str]:
     context = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not re.fullmatch(r"[a-z_]+", key):
+        if not sep or not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
             raise UserError(f"--set expects KEY=VALUE with a template variable name, got {pair!r}")
         context[key] = value
     return context
