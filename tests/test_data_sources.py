@@ -480,3 +480,45 @@ def test_bad_source_settings_fail_before_any_engine(
     err = capsys.readouterr().err
     assert code == 2 and report is None
     assert "[tool.samdkit.data.sources.src]" in err and says in err
+
+
+def test_public_url_and_scrub_never_keep_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    from samdkit.data_sources import Source, public_url, scrub
+
+    monkeypatch.setenv("DB_PASSWORD", "p@ss:w/rd")
+    source = Source(
+        name="db", engine="sql", url="postgresql+psycopg://u:${DB_PASSWORD}@h:5/d?sslmode=require"
+    )
+    assert public_url(source.url_resolved()) == "postgresql://u@h:5/d"
+    raw = (
+        "connection to postgresql+psycopg://u:p@ss:w/rd@h:5/d failed (p%40ss%3Aw%2Frd), password=x1"
+    )
+    line = scrub(raw, source)
+    assert "p@ss:w/rd" not in line and "p%40ss" not in line and "x1" not in line
+    assert "***" in line
+
+
+def test_engine_messages_withhold_quoted_values() -> None:
+    """A database error quoting a cell is withheld; column and metric names stay readable."""
+    from samdkit.data_sources import withhold_quoted
+
+    text = withhold_quoted('invalid input syntax for type integer: "MRN-000123"', ["person_id"])
+    assert "MRN-000123" not in text and text.endswith('"…"')
+    kept = 'column "person_id" of metric "column_values.between.unexpected_count"'
+    assert withhold_quoted(kept, ["person_id"]) == kept
+
+
+def test_missing_spark_file_fails_before_any_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(
+        tmp_path,
+        {"s": {"engine": "spark", "path": "nowhere.parquet"}},
+        [("s", str(tmp_path / "s.json"))],
+    )
+    (tmp_path / "s.json").write_text(json.dumps(SUITE), encoding="utf-8")
+    code, report = _check(root)
+    assert code == 2 and report is None
+    assert capsys.readouterr().err.strip() == (
+        "samdkit check-data: error: spark:nowhere.parquet: dataset not found"
+    )

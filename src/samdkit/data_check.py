@@ -738,7 +738,7 @@ def _stage(config: dict[str, Any], root: Path) -> tuple[list[dict[str, Any]], di
     for dataset, suite_path in config["pairs"]:
         raw = read_suite_json(suite_path, _rel(suite_path, root))
         if isinstance(dataset, Source):  # read where it lives, once GX is loaded
-            dataset.label(root)  # a missing environment variable is said before GX loads
+            dataset.precheck(root)  # a missing variable or file is said before GX loads
             text = dataset.text
         else:
             if dataset not in datasets:

@@ -14,7 +14,8 @@ with ``--dataset PATH``)::
     path = "data/prepared/train.parquet"
     spark = { "spark.master" = "local[2]", "spark.driver.memory" = "1g" }
 
-Credentials come only from the environment: ``${VAR}`` in ``url`` is replaced by the variable, or
+Credentials come only from the environment: ``${VAR}`` in ``url`` is replaced by the variable
+(URL-encoded: the variable holds the password as it is), or
 ``url_env`` names a variable holding the whole URL. The resolved URL never leaves this module: the
 result and every message name the source as ``postgresql://user@host:port/db`` (no password, no
 query parameters), and any error text is scrubbed of the URL and its password.
@@ -32,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from samdkit.errors import UserError
 
@@ -82,13 +84,20 @@ class Source:
                 raise UserError(
                     f"{self.name}: the URL needs environment variable {match.group(1)}, not set"
                 )
-            return value
+            return quote(value, safe="")  # a raw password, URL-encoded where it goes
 
         return ENV_REFERENCE.sub(variable, self.url)
 
     def public_url(self) -> str:
         """``dialect://user@host:port/database``: the URL without password nor query parameters."""
         return public_url(self.url_resolved())
+
+    def precheck(self, root: Path) -> str:
+        """Its label, once what needs no engine is checked: the variables set, the path there."""
+        label = self.label(root)
+        if self.path is not None and not self.path.exists():
+            raise UserError(f"{label}: dataset not found")
+        return label
 
     def label(self, root: Path) -> str:
         """How messages and the result name the source (no secret)."""
@@ -157,8 +166,10 @@ def scrub(text: str, source: Source) -> str:
         except Exception:
             password = None
         line = line.replace(url, source.public_url())
-        for secret in {password, *(os.environ.get(v) for v in _variables(source))} - {None, ""}:
-            line = line.replace(str(secret), "***")
+        secrets = {password, *(os.environ.get(v) for v in _variables(source))} - {None, ""}
+        for secret in sorted(secrets, key=len, reverse=True):  # as written and URL-encoded
+            for form in {str(secret), quote(str(secret), safe="")}:
+                line = line.replace(form, "***")
     return re.sub(r"(?i)(password\s*[=:]\s*)\S+", r"\1***", line)
 
 
@@ -298,7 +309,7 @@ def open_source(
     context: Any, source: Source, plan: dict[str, Any], root: Path, n: int
 ) -> EngineData:
     """A GX batch on the source, its columns and row count (one clear line when it cannot be read)."""
-    label = source.label(root)  # a missing environment variable is said here, before any engine
+    label = source.precheck(root)  # a missing variable or file is said before any engine
     try:
         if source.engine == "sql":
             batch, typing, written = _sql_batch(context, source, n), {}, {}
@@ -357,8 +368,6 @@ def spark_session(source: Source) -> Any:
 
 def _spark_batch(context: Any, source: Source, plan: dict[str, Any], n: int) -> tuple[Any, ...]:
     assert source.path is not None
-    if not source.path.exists():
-        raise UserError(f"{source.label(Path.cwd())}: dataset not found")
     spark = spark_session(source)
     if source.text:
         sep = "\t" if source.path.name.lower().endswith(".tsv") else ","
