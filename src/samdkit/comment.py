@@ -133,9 +133,12 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def _icon(verdict: str) -> str:
-    return {"PASS": "✅ pass", "FAIL": "❌ fail", "NOT RUN": "⏭️ not run"}.get(
-        verdict, f"❔ {verdict.lower()}"
-    )
+    return {
+        "PASS": "✅ pass",
+        "FAIL": "❌ fail",
+        "ERROR": "⚠️ could not run",
+        "NOT RUN": "⏭️ not run",
+    }.get(verdict, f"❔ {verdict.lower()}")
 
 
 def _outcome(value: str) -> str:
@@ -152,18 +155,14 @@ def _outcome(value: str) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str, str]]]:
-    rows: dict[str, tuple[str, str]] = {}
-    for item in args.gate:
-        name, sep, outcome = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--gate {item!r}: expected NAME=OUTCOME")
-        rows[name.strip()] = (_outcome(outcome), "")
+def _legacy_results(project) -> dict[str, tuple[str, str]]:
+    """Verdicts of the gates' own result files (lint, check-data, verify-lock JSON) in reports/."""
     files = {
         "lint": project.root / "reports" / "lint.json",
         "data check": project.path("data_check"),
         "verify-lock": project.root / "reports" / "verify-lock.json",
     }
+    rows = {}
     for name, path in files.items():
         data, _ = _read_json(path)
         if not isinstance(data, dict):
@@ -176,16 +175,56 @@ def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str
         detail = ", ".join(
             f"{k}: {v}" for k, v in sorted(summary.items()) if isinstance(v, int | float | str)
         )
-        current = rows.get(name)
-        if current is None and verdict in ("PASS", "FAIL"):
+        rows[name] = (verdict, detail[:200])
+    return rows
+
+
+def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str, str]]]:
+    """The gates table and each gate's (name, verdict); the commands that fix a red gate follow it.
+
+    Sources, best first: reports/gates/*.json (`samdkit gate`, `samdkit pipeline-status --output`: verdict,
+    reason, fix), the CI's `--gate NAME=OUTCOME`, then the gates' own result files.
+    """
+    from samdkit import ci_outputs
+
+    rows: dict[str, tuple[str, str]] = {}
+    fixes: dict[str, list[str]] = {}
+    outcomes: dict[str, str] = {}
+    for item in args.gate:
+        name, sep, outcome = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--gate {item!r}: expected NAME=OUTCOME")
+        outcomes[name.strip()] = _outcome(outcome)
+    recorded = {str(r.get("gate")): r for r in ci_outputs.read_gates(project.root)}
+    legacy = _legacy_results(project)
+    for name in [*outcomes, *(n for n in recorded if n not in outcomes)]:
+        result = recorded.get(name)
+        if result is not None:
+            verdict = str(result.get("verdict") or "ERROR").upper()
+            rows[name] = (verdict, str(result.get("reason") or ""))
+            fix = result.get("fix")
+            if verdict != "PASS" and isinstance(fix, list):
+                fixes[name] = [str(c) for c in fix]
+            continue
+        verdict, detail = outcomes[name], legacy.get(name, ("", ""))[1]
+        if verdict == "NOT RUN":
+            detail = "not run: an earlier step failed or the job was cancelled"
+        elif not detail and verdict != "PASS":
+            detail = "no result recorded: see the step's log"
+        rows[name] = (verdict, detail)
+    for name, (verdict, detail) in legacy.items():
+        if name not in rows and verdict in ("PASS", "FAIL"):
             rows[name] = (verdict, detail)
-        elif current is not None:
-            rows[name] = (current[0], detail[:200])
+    if not rows:
+        return ["_No gate results were given._"], []
     lines = ["| gate | verdict | detail |", "|---|---|---|"]
     lines += [f"| {md_cell(name)} | {_icon(v)} | {md_cell(d)} |" for name, (v, d) in rows.items()]
-    return (lines if rows else ["_No gate results were given._"]), [
-        (n, v) for n, (v, _) in rows.items()
-    ]
+    if fixes:
+        lines += ["", "#### What to do", ""]
+        for name, commands in fixes.items():
+            if commands:
+                lines += [f"**{md_inline(name)}**: run", "", md_fence(commands, "sh"), ""]
+    return lines, [(n, v) for n, (v, _) in rows.items()]
 
 
 def _suppressed(evaluation: dict[str, Any]) -> tuple[set[str], int]:
@@ -292,7 +331,8 @@ def build(args: argparse.Namespace, project) -> tuple[str, str]:
     eval_verdict = str(evaluation.get("verdict", "")).upper() if evaluation else ""
     if eval_verdict:
         verdicts.append(eval_verdict)
-    overall = "FAIL" if "FAIL" in verdicts else ("PASS" if verdicts else "UNKNOWN")
+    red = {"FAIL", "ERROR"}
+    overall = "FAIL" if red & set(verdicts) else ("PASS" if verdicts else "UNKNOWN")
     rel_eval = (
         eval_path.relative_to(project.root).as_posix()
         if eval_path.is_relative_to(project.root)
@@ -392,6 +432,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         markdown, verdict = build(args, project)
         atomic.write_text(output, markdown)
+        # inside GitHub Actions: the job summary and the verdict output (nothing elsewhere)
+        from samdkit import ci_outputs
+
+        ci_outputs.github_summary(markdown)
+        ci_outputs.github_outputs({"verdict": verdict, "comment": str(output)})
         if args.format == "json":
             print(json.dumps({"output": str(output), "verdict": verdict}, sort_keys=True))
         else:
