@@ -157,3 +157,26 @@ def test_gate_verdict_passes_only_when_every_gate_passed(tmp_path):
     assert gate(tmp_path, "lint", "--", *PY_EXIT, "pass").returncode == 0
     assert gate(tmp_path, "--verdict").returncode == 0
     assert gate(tmp_path, "x").returncode == 2  # a gate without a command is bad input
+
+
+def test_expose_from_writes_step_outputs_from_a_json_result(tmp_path):
+    """The actions' outputs come from samdkit, not from inline Python in the action."""
+    import os
+    import shutil
+
+    from tests.conftest import REPO
+
+    shutil.copy(REPO / "tests/data/report/data-check-fail.json", tmp_path / "d.json")
+    (tmp_path / "lock.json").write_text(json.dumps({"artifact": {"root_digest": "ab" * 32}}))
+    env = dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "out"))
+    done = gate(
+        tmp_path, "--expose-from", "d.json", "--expose", "failed", "--expose", "success", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    pair = "artifact.root_digest=root-digest"
+    assert gate(tmp_path, "--expose-from", "lock.json", "--expose", pair, env=env).returncode == 0
+    lines = (tmp_path / "out").read_text().splitlines()
+    assert lines == ["failed=1", "success=false", f"root-digest={'ab' * 32}"]
+    (tmp_path / "bad.json").write_text("{not json")
+    bad = gate(tmp_path, "--expose-from", "bad.json", "--expose", "verdict")
+    assert bad.returncode == 2 and "not a readable JSON result" in bad.stderr

@@ -136,6 +136,42 @@ def publish(result: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- samdkit gate
 
 
+def _value(data: Any, key: str) -> str:
+    """A dotted key of a JSON result as a step output: a list gives its length, a bool true/false.
+
+    `failed` on a result with numeric `total` and `passed` (check-data's schema) is their difference.
+    """
+    node = data
+    for part in key.split("."):
+        if not isinstance(node, dict):
+            return ""
+        if part == "failed" and "failed" not in node and {"total", "passed"} <= node.keys():
+            node = node["total"] - node["passed"]
+            continue
+        node = node.get(part)
+    if isinstance(node, bool):
+        return str(node).lower()
+    if isinstance(node, list):
+        return str(len(node))
+    return "" if node is None or isinstance(node, dict) else str(node)
+
+
+def expose(path: Path, pairs: list[str]) -> dict[str, str]:
+    """Step outputs from a samdkit JSON result file: KEY=NAME pairs (NAME defaults to KEY)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = None
+    except (OSError, ValueError):
+        raise UserError(f"{path}: not a readable JSON result") from None
+    outputs = {}
+    for pair in pairs:
+        key, _, name = pair.partition("=")
+        outputs[name or key.replace("_", "-")] = _value(data, key) if data is not None else ""
+    github_outputs(outputs)
+    return outputs
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Run one gate command and record its verdict under reports/gates/ (NAME -- CMD...), "
@@ -151,6 +187,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--expect", action="append", default=[], metavar="NAME", help="with --verdict: must exist"
+    )
+    parser.add_argument(
+        "--expose-from",
+        metavar="FILE",
+        help="write step outputs from this JSON result (GitHub Actions), with --expose KEY[=NAME]",
+    )
+    parser.add_argument(
+        "--expose", action="append", default=[], metavar="KEY[=NAME]", help="a key to expose"
     )
 
 
@@ -215,6 +259,12 @@ def _verdict(expect: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.expose_from:
+        if args.name or args.verdict:
+            raise UserError("--expose-from runs alone (no gate NAME, no --verdict)")
+        for key, value in expose(Path(args.expose_from), args.expose).items():
+            print(f"{key}={value}")
+        return 0
     if args.verdict:
         return _verdict(args.expect)
     if not args.name:
