@@ -93,11 +93,32 @@ class Source:
         return public_url(self.url_resolved())
 
     def precheck(self, root: Path) -> str:
-        """Its label, once what needs no engine is checked: the variables set, the path there."""
+        """Its label, once what GX is not needed for is checked (before its seconds of import):
+        the variables set, the file there, the database reachable with the table in it."""
         label = self.label(root)
         if self.path is not None and not self.path.exists():
             raise UserError(f"{label}: dataset not found")
+        if self.engine == "sql":
+            self._reach(label)
         return label
+
+    def _reach(self, label: str) -> None:
+        import sqlalchemy as sa
+
+        try:
+            engine = sa.create_engine(self.url_resolved())
+            try:
+                with engine.connect() as connection:
+                    found = not self.table or sa.inspect(connection).has_table(
+                        self.table, schema=self.schema
+                    )
+            finally:
+                engine.dispose()
+        except Exception as exc:  # SQLAlchemy and every driver raise their own kinds
+            raise UserError(f"{label}: cannot read: {why(exc, self)}") from None
+        if not found:
+            where = f"{self.schema}.{self.table}" if self.schema else self.table
+            raise UserError(f"{label}: cannot read: no table {where} in this database")
 
     def label(self, root: Path) -> str:
         """How messages and the result name the source (no secret)."""
@@ -380,7 +401,7 @@ def _spark_batch(context: Any, source: Source, plan: dict[str, Any], n: int) -> 
     try:
         datasource = context.data_sources.get(name)
     except Exception:
-        datasource = context.data_sources.add_spark(name, persist=False)
+        datasource = context.data_sources.add_spark(name)  # persisted: read once per suite
     asset = datasource.add_dataframe_asset(f"asset-{n}")
     batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(
         batch_parameters={"dataframe": frame}
