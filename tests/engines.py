@@ -66,16 +66,17 @@ def _free_port() -> int:
 
 def _as_server_user(cmd: list[str]) -> list[str]:
     """As root: run as nobody (postgres refuses root); else as this user."""
-    return (
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
-        if (os.geteuid() == 0)
-        else cmd
-    )
+    if os.geteuid() != 0:
+        return cmd
+    if shutil.which("setpriv"):
+        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
+    return ["runuser", "-u", "nobody", "--", *cmd]
 
 
 def postgres_server() -> Iterator[Postgres]:
     """A PostgreSQL server for the session, stopped (and its folder removed) after."""
-    folder = Path(tempfile.mkdtemp(prefix="samdkit-pg-"))
+    # as root, in /tmp itself: nobody must reach the folder (a TMPDIR may be root's alone)
+    folder = Path(tempfile.mkdtemp(prefix="samdkit-pg-", dir="/tmp" if os.geteuid() == 0 else None))
     data, sockets = folder / "data", folder / "sockets"
     sockets.mkdir()
     password_file = folder / "password"

@@ -32,7 +32,8 @@ Coverage: every dataset of the pipeline (the train/test/golden path keys, dvc.ya
 under ``data/``, a file ``data.source`` in params.yaml) needs a check or an exemption, or the
 run fails naming the file.
 
-Datasets: ``.csv`` (also ``.csv.gz``, ``.tsv``), ``.parquet``/``.pq``. A missing, unreadable or
+Datasets: ``.csv`` (also ``.csv.gz``, ``.tsv``), ``.parquet``/``.pq``; or a named source in
+``[tool.samdkit.data.sources]`` (a database table or query, a Spark read: samdkit.data_sources). A missing, unreadable or
 empty dataset, a missing or malformed suite, a GX 0.x suite: one line, exit 2. Any failed
 expectation or unchecked dataset: exit 1.
 
@@ -45,12 +46,16 @@ type and expectation names, never a row value or id::
       "success": true,                 # every expectation passed and every dataset is checked
       "passed": 130, "total": 130,     # expectations, over all validations
       "datasource": "pandas",
+      "engines": ["pandas"],
       "great_expectations": "1.24.x",
       "coverage": {"datasets": [...], "unchecked": [], "exempt": {}},
       "validations": [{
         "suite": {"name": "train", "path": "compliance/expectations/train.json", "sha256": "..."},
         "dataset": {"path": "data/prepared/train.csv", "sha256": "...", "rows": 398, "columns": 33,
-                    "read_as": "text"},     # "text" (CSV) or "typed" (Parquet)
+                    "read_as": "text",      # "text" (CSV) or "typed" (Parquet, database)
+                    "source": {"engine": "pandas", "path": "data/prepared/train.csv"}},
+        "engine": "pandas",                 # or "sql", "spark"
+        "not_run": [],                      # expectations GX could not run on this engine
         "typing": {"mean_radius": {"as": "float", "declared_by": "expect_column_values_to_be_of_type",
                                    "unparsed": 0}},
         "parameters": {"train_ids": {"dataset": "data/prepared/train.csv", "column": "sample_id",
@@ -839,15 +844,7 @@ def _dataset_entry(job: dict[str, Any], dataset: Dataset | None, root: Path) -> 
             "read_as": "text" if dataset.text else "typed",
             "source": {"engine": "pandas", "path": path},
         }
-    source, opened = job["dataset"], job["opened"]
-    return {
-        "path": source.label(root),
-        "sha256": sha256(source.path) if source.path and source.path.is_file() else None,
-        "rows": opened.rows,
-        "columns": len(opened.columns),
-        "read_as": "text" if source.text else "typed",
-        "source": source.describe(root),
-    }
+    return job["opened"].entry(root, sha256)
 
 
 def _validation(

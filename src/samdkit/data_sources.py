@@ -302,6 +302,18 @@ class EngineData:
     typing: dict[str, Any]
     written: dict[str, int] = field(default_factory=dict)  # non-missing cells of typed columns
 
+    def entry(self, root: Path, digest: Any) -> dict[str, Any]:
+        """The result's ``dataset`` entry, shaped as for a local file (no digest for a database)."""
+        path = self.source.path
+        return {
+            "path": self.source.label(root),
+            "sha256": digest(path) if path and path.is_file() else None,
+            "rows": self.rows,
+            "columns": len(self.columns),
+            "read_as": "text" if self.source.text else "typed",
+            "source": self.source.describe(root),
+        }
+
 
 def _root_cause(exc: BaseException) -> BaseException:
     """The driver's error under GX's wrappers (GX re-raises with its own words around it)."""
