@@ -35,8 +35,8 @@ DEFAULT_FIX: dict[str, list[str]] = {
     "data check": ["samdkit check-data  # reports/data-check.json lists each failed expectation"],
     "tests": ["python -m pytest"],
     "locked model": [
-        "samdkit verify-lock",
-        "dvc repro lock && git add model.lock  # only when the model change is intended",
+        "samdkit verify-lock  # says which file, prediction or setting differs from model.lock",
+        "dvc repro lock && git add model.lock  # when the model change is intended (or never committed)",
     ],
     "evaluation": ["samdkit evaluate  # reports/evaluation.json lists each failed criterion"],
 }
@@ -200,7 +200,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _reason(lines: list[str], code: int) -> str:
     """One line a reviewer can read: samdkit's own error line, else the command's last words."""
-    plain = [ln.strip() for ln in lines if ln.strip() and not _WORKFLOW_COMMAND.match(ln)]
+    plain = [ln.strip(" =\n") for ln in lines if not _WORKFLOW_COMMAND.match(ln)]  # pytest's ===
+    plain = [ln for ln in plain if ln]
     errors = [ln for ln in plain if _ERROR_LINE.match(ln)]
     if errors:
         return errors[-1]

@@ -217,9 +217,21 @@ def _fix(root: Path, found: list[Finding]) -> list[str]:
         cmds.append("dvc remote add -d storage <url>  # e.g. s3://bucket/path; once per project")
     cmds.append("dvc push")
     files = _git_files_to_commit(root) or ["dvc.lock"]
-    cmds.append(f"git add {' '.join(files)}")
+    cmds.append(_wrapped(["git", "add", *files]))
     cmds.append('git commit -m "pipeline outputs and dvc.lock"')
     return cmds
+
+
+def _wrapped(words: list[str], width: int = 96) -> str:
+    """One shell command over several lines (backslash continuations) so a comment shows it whole."""
+    lines, line = [], words[0]
+    for word in words[1:]:
+        if len(line) + 1 + len(word) > width:
+            lines.append(line + " \\")
+            line = "  " + word
+        else:
+            line += " " + word
+    return "\n".join([*lines, line])
 
 
 def run(args: argparse.Namespace) -> int:
