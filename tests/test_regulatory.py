@@ -19,6 +19,7 @@ from tests.test_report import DATA, EPOCH, in_dir, populate
 
 REG_DATA = Path(__file__).parent / "data" / "regulatory"
 SBOM = str(DATA / "sbom.cdx.json")
+PLAN_ITEMS = {"FDA-PCCP/1", "FDA-PCCP/2", "FDA-PCCP/2.3", "FDA-PCCP/3", "AIA-IV/2(f)", "GMLP/10"}
 
 
 def _git_commit(root: Path) -> None:
@@ -36,6 +37,11 @@ def evaluated(tmp_path_factory, predictions):
     """The test evidence set with a PCCP, evaluated once (each test copies it)."""
     root = populate(tmp_path_factory.mktemp("reg"), predictions)
     shutil.copy(REG_DATA / "pccp.yaml", root / "compliance" / "pccp.yaml")
+    # this project declares a plan: its items must be mapped, not excused
+    edit_yaml(
+        root / "compliance/regulatory.yaml",
+        lambda d: [d["not_applicable"].pop(k) for k in PLAN_ITEMS],
+    )
     _git_commit(root)
     mp = pytest.MonkeyPatch()
     mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
@@ -380,6 +386,14 @@ def test_pccp_rejects_a_retrained_model_below_the_plans_criteria(project):
     assert auroc["result"] == "FAIL" and auroc["observed"] < 0.95
     assert items(data)["FDA-PCCP/2.3"]["status"] == "GAP"
     assert any(g["section"] == "A" and "FDA-PCCP/2.3" in g["message"] for g in data["gaps"])
+    plan_gaps = [g["message"] for g in data["gaps"] if g["section"] == "A" and g["blocking"]]
+    assert any(
+        m.startswith(
+            "compliance/pccp.yaml: this model does not meet the plan's acceptance criteria:"
+        )
+        and "PCCP-AC-002" in m
+        for m in plan_gaps
+    ), plan_gaps
     assert data["verdict"] == "FAIL"
     card = json.loads((project / "reports/model-card.json").read_text())
     assert card["lifecycle"]["change_control"].endswith("appendix A.2: FAIL")
@@ -396,6 +410,11 @@ def test_pccp_accepts_a_retrained_model_that_meets_the_plan(project):
 
 def test_without_a_plan_the_pccp_items_need_a_reason(project):
     (project / "compliance/pccp.yaml").unlink()
+    assert in_dir(project, ["report", "--no-pdf", "--sbom", SBOM]) == 0
+    data = report_json(
+        project
+    )  # the evidence set justifies them (tests/data/report/regulatory.yaml)
+    assert data["verdict"] == "FAIL"
     assert in_dir(project, ["report", "--no-pdf", "--sbom", SBOM]) == 0
     data = report_json(project)
     assert data["pccp"] is None

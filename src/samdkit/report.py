@@ -857,6 +857,12 @@ def _regulatory(
                 + ", ".join(fields),
             )
     ctx["pccp"] = pccp.judge(plan, ctx["evaluation"]) if plan else None
+    failed = [c["id"] for c in (ctx["pccp"] or {}).get("criteria", []) if c["result"] != "PASS"]
+    if failed:  # a declared plan binds: a model outside it is not a release under the plan
+        gaps.add(
+            "A",
+            f"{plan['path']}: this model does not meet the plan's acceptance criteria: {', '.join(failed)}",
+        )
     ctx["iec62304"] = {"edition": reg.edition, "name": reg.edition_name, "level": reg.level}
     ctx["regulatory"], missing = mapping(ctx, reg, card_src)
     for message in missing:

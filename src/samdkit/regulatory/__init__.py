@@ -177,7 +177,7 @@ EVIDENCE: dict[str, tuple[str, str, Callable[[dict[str, Any]], bool]]] = {
     ),
     "pccp_criteria": (
         "appendix A.2",
-        "the plan's acceptance criteria judged on this model",
+        "the plan's acceptance criteria, judged on this model and met",
         lambda c: (
             _has((c.get("pccp") or {}).get("criteria"))
             and (c.get("pccp") or {}).get("verdict") == "PASS"
