@@ -527,3 +527,56 @@ def test_missing_spark_file_fails_before_any_engine(
     assert capsys.readouterr().err.strip() == (
         "samdkit check-data: error: spark:nowhere.parquet: dataset not found"
     )
+
+
+@pytest.mark.slow  # starts Spark when run alone
+def test_spark_csv_counts_unparsed_cells_like_pandas(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A CSV cell that is not the declared type: the same typing failure, counted the same way;
+    the pandas type name that Spark's GX cannot read is an engine difference, reported."""
+    csv = tmp_path / "vitals.csv"
+    csv.write_text("id,age\n1,40.5\n2,abc\n3,\n4,51\n", encoding="utf-8")
+    suite = {
+        "name": "vitals",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_of_type",
+                "kwargs": {"column": "age", "type_": "float64"},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "age", "min_value": 0, "max_value": 120},
+            },
+        ],
+    }
+    (tmp_path / "vitals.json").write_text(json.dumps(suite), encoding="utf-8")
+    reports = {}
+    for engine in ("pandas", "spark"):
+        spec: dict[str, Any] = {"path": str(csv)}
+        if engine == "spark":
+            request.getfixturevalue("spark")
+            spec["engine"] = "spark"
+        root = _project(
+            tmp_path / engine, {"vitals": spec}, [("vitals", str(tmp_path / "vitals.json"))]
+        )
+        code, reports[engine] = _check(root)
+        assert code == 1
+    pandas, spark = (reports[e]["validations"][0] for e in ("pandas", "spark"))
+    assert (
+        spark["typing"]
+        == pandas["typing"]
+        == {
+            "age": {
+                "as": "float",
+                "declared_by": "expect_column_values_to_be_of_type",
+                "unparsed": 1,
+            }
+        }
+    )
+    assert spark["expectations"][2] == pandas["expectations"][2]  # the typing failure, 1 of 3
+    assert pandas["expectations"][2]["element_count"] == 3
+    assert [e["success"] for e in spark["expectations"]] == [False, True, False]
+    assert [e["success"] for e in pandas["expectations"]] == [True, True, False]
+    assert [n["type"] for n in spark["not_run"]] == ["expect_column_values_to_be_of_type"]
+    assert pandas["not_run"] == []
