@@ -519,3 +519,41 @@ def test_template_declares_the_edition(tmp_path, settings, iec):
     )
     pccp = (project / "compliance/pccp.yaml").read_text()
     assert "TEMPLATE EXAMPLE: " in pccp
+
+
+# --- the default project (slow: bakes the template and runs its pipeline) ----------------------------------
+
+
+@pytest.mark.slow
+def test_default_projects_appendix_lists_every_item(default_project):
+    reports = default_project / "reports"
+    data = report_json(default_project)
+    assert list(items(data)) == item_keys()
+    assert all(i["status"] != "GAP" for i in items(data).values()), [
+        k for k, i in items(data).items() if i["status"] == "GAP"
+    ]
+    assert data["pccp"]["verdict"] == "PASS"
+    # the template's example reasons and plan are flagged like its other example texts
+    assert {"compliance/regulatory.yaml", "compliance/pccp.yaml"} <= set(data["template_examples"])
+    appendix = raw_text(reports / "clinical-validation-report.pdf").split(
+        "Appendix: regulatory mapping", 1
+    )[1]
+    for key in item_keys():
+        source, _, ident = key.partition("/")
+        assert f"{source} {ident}" in appendix, key
+
+
+@pytest.mark.slow
+def test_default_project_passes_strict_once_its_reasons_are_its_own(project_copy):
+    from tests.conftest import fill_in_template_examples, run
+
+    fill_in_template_examples(project_copy)
+    done = run(["samdkit", "report", "--strict", "--no-pdf"], project_copy, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = report_json(project_copy)
+    assert data["verdict"] == "PASS" and data["pccp"]["verdict"] == "PASS"
+    reg = project_copy / "compliance/regulatory.yaml"
+    edit_yaml(reg, lambda d: d["addressed_elsewhere"].pop("Part11/11.10(k)"))
+    done = run(["samdkit", "report", "--strict", "--no-pdf"], project_copy, check=False)
+    assert done.returncode == 1
+    assert "Part11/11.10(k)" in done.stderr and len(done.stderr.strip().splitlines()) == 1
