@@ -218,8 +218,10 @@ def test_include_resolves_offline_and_jobs_follow_the_event(gl, tmp_path):
     assert mr["samdkit-comment"]["when"] == "always"  # the comment also explains a red pipeline
     assert mr["samdkit-gates"]["when"] == "always"
     # every gate runs and records its verdict even when another failed; samdkit-gates turns it red
-    assert all(mr[job]["allowFailure"] for job in GATES), {j: mr[j]["allowFailure"] for j in GATES}
-    assert not mr["samdkit-gates"]["allowFailure"]
+    assert all(mr[job]["allow_failure"] for job in GATES), {
+        j: mr[j]["allow_failure"] for j in GATES
+    }
+    assert not mr["samdkit-gates"]["allow_failure"]
 
     tag = jobs({"CI_COMMIT_TAG": "v1.2.3"})
     assert set(tag) == {*GATES, "samdkit-gates", *EVIDENCE}
