@@ -580,3 +580,25 @@ def test_spark_csv_counts_unparsed_cells_like_pandas(
     assert [e["success"] for e in pandas["expectations"]] == [True, True, False]
     assert [n["type"] for n in spark["not_run"]] == ["expect_column_values_to_be_of_type"]
     assert pandas["not_run"] == []
+
+
+@pytest.mark.slow  # starts Spark when run alone
+def test_command_line_reads_a_file_with_spark(
+    data: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    request.getfixturevalue("spark")
+    (tmp_path / "s.json").write_text(json.dumps(SUITE), encoding="utf-8")
+    parquet = data / "patients_passing.parquet"
+    code, report = _check(
+        tmp_path,
+        "--dataset",
+        str(parquet),
+        "--engine",
+        "spark",
+        "--suite",
+        str(tmp_path / "s.json"),
+    )
+    assert code == 0 and report is not None
+    assert report["engines"] == ["spark"]
+    assert report["validations"][0]["dataset"]["source"]["path"] == str(parquet)
+    assert report["validations"][0]["dataset"]["sha256"] is not None

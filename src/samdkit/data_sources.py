@@ -392,7 +392,13 @@ def spark_session(source: Source) -> Any:
     """The process's Spark session (reused when one runs), started with the source's settings."""
     from pyspark.sql import SparkSession
 
-    settings = {"spark.master": "local[*]", "spark.ui.enabled": "false", **dict(source.spark)}
+    settings = {
+        "spark.master": "local[*]",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",  # no progress bars in a CI log
+        "spark.log.level": "ERROR",
+        **dict(source.spark),
+    }
     builder = SparkSession.builder.appName("samdkit check-data")
     for key, value in settings.items():
         builder = builder.config(key, value)
