@@ -180,3 +180,25 @@ def test_expose_from_writes_step_outputs_from_a_json_result(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     bad = gate(tmp_path, "--expose-from", "bad.json", "--expose", "verdict")
     assert bad.returncode == 2 and "not a readable JSON result" in bad.stderr
+
+
+def test_comment_gives_each_gate_its_reason_and_the_fix(tmp_path):
+    """The comment reads reports/gates/: verdict, reason, and the commands of each red gate."""
+    ok = gate(tmp_path, "lint", "--", *PY_EXIT, "print('samdkit lint: PASS (findings: 0)')")
+    assert ok.returncode == 0
+    fail = "print('samdkit pipeline-status: error: dvc.yaml not found'); raise SystemExit(2)"
+    assert gate(tmp_path, "pipeline", "--fix", "dvc repro", "--", *PY_EXIT, fail).returncode == 2
+    done = subprocess.run(
+        [sys.executable, "-m", "samdkit", "comment", "--gate", "tests=skipped"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "reports/pr-comment.md").read_text()
+    assert "a gate failed" in text
+    assert "| lint | ✅ pass | samdkit lint: PASS (findings: 0) |" in text
+    assert "| pipeline | ⚠️ could not run | could not run: samdkit pipeline-status: error:" in text
+    assert "| tests | ⏭️ not run | not run: an earlier step failed" in text
+    what = text[text.index("#### What to do") :]
+    assert "**pipeline**: run\n\n```sh\ndvc repro\n```" in what and "**lint**" not in what

@@ -210,9 +210,25 @@ def _reason(lines: list[str], code: int) -> str:
     return "passed" if code == 0 else f"exited {code} without a message"
 
 
+def _split_options(cmd: list[str], fix: list[str]) -> tuple[list[str], list[str]]:
+    """NAME [--fix CMD]... -- COMMAND: argparse's remainder keeps the options given after NAME."""
+    if cmd[:1] == ["--"]:
+        return cmd[1:], fix
+    if cmd[:1] != ["--fix"] or "--" not in cmd:  # the command itself may hold a later "--"
+        return cmd, fix
+    cut = cmd.index("--")
+    before, cmd = cmd[:cut], cmd[cut + 1 :]
+    fix = list(fix)
+    while before:
+        if before[0] != "--fix" or len(before) < 2:
+            raise UserError(f"unexpected {before[0]!r} before -- (only --fix CMD goes there)")
+        fix.append(before[1])
+        before = before[2:]
+    return cmd, fix
+
+
 def _run_gate(name: str, cmd: list[str], fix: list[str]) -> int:
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
+    cmd, fix = _split_options(cmd, fix)
     if not cmd:
         raise UserError(f"gate {name!r}: no command given (samdkit gate NAME -- CMD ...)")
     path = gate_path(Path.cwd(), name)  # checked before anything runs
