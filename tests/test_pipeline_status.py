@@ -177,6 +177,10 @@ def test_expose_from_writes_step_outputs_from_a_json_result(tmp_path):
     assert gate(tmp_path, "--expose-from", "lock.json", "--expose", pair, env=env).returncode == 0
     lines = (tmp_path / "out").read_text().splitlines()
     assert lines == ["failed=1", "success=false", f"root-digest={'ab' * 32}"]
+    value = gate(tmp_path, "--expose-from", "lock.json", "--expose", pair, "--value")
+    assert (
+        value.stdout == "ab" * 32 + "\n"
+    )  # a shell variable in a GitLab job, no JSON parsing there
     (tmp_path / "bad.json").write_text("{not json")
     bad = gate(tmp_path, "--expose-from", "bad.json", "--expose", "verdict")
     assert bad.returncode == 2 and "not a readable JSON result" in bad.stderr

@@ -196,6 +196,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--expose", action="append", default=[], metavar="KEY[=NAME]", help="a key to expose"
     )
+    parser.add_argument(
+        "--value",
+        action="store_true",
+        help="with --expose-from: print only the values, one a line (for a shell variable)",
+    )
 
 
 def _reason(lines: list[str], code: int) -> str:
@@ -280,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         if args.name or args.verdict:
             raise UserError("--expose-from runs alone (no gate NAME, no --verdict)")
         for key, value in expose(Path(args.expose_from), args.expose).items():
-            print(f"{key}={value}")
+            print(value if args.value else f"{key}={value}")
         return 0
     if args.verdict:
         return _verdict(args.expect)
