@@ -33,6 +33,7 @@ COMMON_FILES = {
     "Makefile",
     "README.md",
     "compliance/device.yaml",
+    "compliance/expectations/golden.json",
     "compliance/expectations/test.json",
     "compliance/expectations/train.json",
     "compliance/model-card.yaml",
