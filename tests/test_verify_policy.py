@@ -387,3 +387,84 @@ def test_manifest_naming_no_pdf_fails(genuine, release):
     done = pinned(release, genuine[1])
     assert done.returncode == 1
     assert "names no signed PDF" in done.stdout
+
+
+def _raw_revision(pdf: bytes, objects: list[tuple[int, int, bytes]], frees=()) -> bytes:
+    """A hand-written incremental update (classic xref table), as an attacker would write one."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    trailer = PdfFileReader(io.BytesIO(pdf), strict=False).trailer_view
+    root, info = trailer.raw_get("/Root"), trailer.raw_get("/Info")
+    prev = int(pdf[pdf.rfind(b"startxref") + 9 :].split()[0])
+    body, offsets = b"\n", {}
+    for idnum, gen, data in objects:
+        offsets[idnum] = (len(pdf) + len(body), gen)
+        body += b"%d %d obj\n" % (idnum, gen) + data + b"\nendobj\n"
+    table = {0: b"0000000000 65535 f \n"}
+    table.update({i: b"%010d %05d n \n" % (at, gen) for i, (at, gen) in offsets.items()})
+    table.update({i: b"%010d %05d f \n" % (0, gen) for i, gen in frees})
+    xref = b"xref\n" + b"".join(b"%d 1\n" % i + table[i] for i in sorted(table))
+    size = max([int(trailer["/Size"])] + [i + 1 for i in table])
+    tail = b"trailer\n<< /Size %d /Root %d %d R /Info %d %d R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
+        size, root.idnum, root.generation, info.idnum, info.generation, prev,
+        len(pdf) + len(body),
+    )  # fmt: skip
+    return pdf + body + xref + tail
+
+
+def _catalog_with_dss(pdf: bytes, dss: bytes) -> tuple[int, int, bytes]:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    ref = reader.trailer_view.raw_get("/Root")
+    out = io.BytesIO()
+    reader.root.write_to_stream(out)
+    return ref.idnum, ref.generation, out.getvalue().rstrip()[:-2] + b" /DSS << " + dss + b" >> >>"
+
+
+def test_an_old_object_redefined_under_a_new_generation_is_an_edit(genuine, release):
+    """Page content replaced by 'N 1 obj' and listed in /DSS, so it looks like validation data."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    pdf = release / REPORT
+    data = pdf.read_bytes()
+    contents = PdfFileReader(io.BytesIO(data)).root["/Pages"]["/Kids"][0].raw_get("/Contents")
+    forged = b"q BT /F1 30 Tf 72 700 Td (FORGED) Tj ET Q"
+    stream = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(forged), forged)
+    gen = contents.generation + 1
+    catalog = _catalog_with_dss(data, b"/Certs [%d %d R]" % (contents.idnum, gen))
+    pdf.write_bytes(_raw_revision(data, [catalog, (contents.idnum, gen, stream)]))
+    done = pinned(release, genuine[1])
+    assert done.returncode == 1
+    assert f"redefines object {contents.idnum} under generation {gen}" in done.stdout
+    assert "Not total document signed" in pdfsig(pdf)
+
+
+def test_freeing_an_object_after_signing_is_an_edit_and_a_plain_dss_update_passes(genuine, release):
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    pdf = release / REPORT
+    data = pdf.read_bytes()
+    catalog = _catalog_with_dss(data, b"/Certs []")
+    pdf.write_bytes(_raw_revision(data, [catalog]))
+    assert pinned(release, genuine[1]).returncode == 0  # validation data only
+    info = PdfFileReader(io.BytesIO(data)).trailer_view.raw_get("/Info")
+    pdf.write_bytes(_raw_revision(data, [catalog], frees=[(info.idnum, info.generation + 1)]))
+    done = pinned(release, genuine[1])
+    assert done.returncode == 1, done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_openssl_fingerprint_line_and_a_dotted_pdf_path_are_accepted(genuine, release):
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+
+    _, cert, _ = pkcs12.load_key_and_certificates(genuine[2].read_bytes(), PASSWORD)
+    pem = release.parent / "signer.pem"
+    pem.write_bytes(cert.public_bytes(Encoding.PEM))
+    line = subprocess.run(
+        ["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(pem)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert line.lower().startswith("sha256 fingerprint=")
+    done = verify(release, "--expect-signer", line, "./reports/../" + CARD)
+    assert done.returncode == 0, done.stdout

@@ -148,7 +148,22 @@ def _describe(ref: Any) -> str:
     return f"object {ref.idnum} {ref.generation} R" + (f" ({kind})" if kind else "")
 
 
-def _validation_data_only(reader: Any, revision: int, metadata: set[tuple[int, int]]) -> list[str]:
+def _reused_or_freed(reader: Any, revision: int, earlier: dict[int, int]) -> list[str]:
+    """Objects a revision frees, or redefines under another generation number (a "new" object that
+    is an old one in disguise: it would replace a page's content while looking like an addition).
+    `earlier` maps each object number defined before `revision` to its generation."""
+    problems = []
+    for ref in sorted(reader.xrefs.refs_freed_in_revision(revision), key=_ref_key):
+        problems.append(f"frees object {ref.idnum}")
+    for ref in sorted(reader.xrefs.explicit_refs_in_revision(revision), key=_ref_key):
+        if ref.idnum in earlier and earlier[ref.idnum] != ref.generation:
+            problems.append(f"redefines object {ref.idnum} under generation {ref.generation}")
+    return problems
+
+
+def _validation_data_only(
+    reader: Any, revision: int, metadata: set[tuple[int, int]], earlier: dict[int, int]
+) -> list[str]:
     """What a revision without a signature changed beyond adding validation data (empty if nothing).
 
     Allowed: the catalog rewritten with a new or changed /DSS entry and nothing else changed in it,
@@ -159,8 +174,8 @@ def _validation_data_only(reader: Any, revision: int, metadata: set[tuple[int, i
     changed: list[str] = []
     dss_changed = False
     for ref in reader.xrefs.explicit_refs_in_revision(revision):
-        if reader.xrefs.get_introducing_revision(ref) == revision or _ref_key(ref) in metadata:
-            continue
+        if ref.idnum not in earlier or _ref_key(ref) in metadata:
+            continue  # a new object number, or metadata (judged by _metadata_changes)
         if _ref_key(ref) != _ref_key(root_ref):
             changed.append(_describe(ref))
             continue
@@ -206,16 +221,36 @@ def check_revisions(data: bytes) -> RevisionCheck:
         )
     first = min(result.signature_revisions.values())
     signed = set(result.signature_revisions.values())
-    for revision in range(first + 1, reader.xrefs.total_revisions):
-        changed = []
-        if revision not in signed:
-            metadata = _metadata_refs(reader.get_historical_resolver(revision - 1)).values()
-            changed = _validation_data_only(reader, revision, {_ref_key(r) for r in metadata})
-        if changed:
-            result.problems.append(
-                f"revision {revision + 1} adds no signature; it changes {', '.join(changed)}"
-            )
-        # signature and validation-data revisions may update the modification date and producer
-        for what in _metadata_changes(reader, revision - 1, revision, lenient=not changed):
-            result.problems.append(f"revision {revision + 1} changes {what}")
+    earlier: dict[int, int] = {}
+    for revision in range(reader.xrefs.total_revisions):
+        if revision > first:
+            try:
+                result.problems.extend(_revision_problems(reader, revision, signed, earlier))
+            except Exception as exc:  # a hostile revision is a verdict, never a crash
+                result.problems.append(
+                    f"revision {revision + 1} cannot be analysed ({type(exc).__name__})"
+                )
+        for ref in reader.xrefs.explicit_refs_in_revision(revision):
+            earlier.setdefault(ref.idnum, ref.generation)
     return result
+
+
+def _revision_problems(
+    reader: Any, revision: int, signed: set[int], earlier: dict[int, int]
+) -> list[str]:
+    """What one revision after the first signature does that the policy does not allow."""
+    label = f"revision {revision + 1}"
+    problems = [f"{label} {what}" for what in _reused_or_freed(reader, revision, earlier)]
+    changed = []
+    if revision not in signed:
+        metadata = _metadata_refs(reader.get_historical_resolver(revision - 1)).values()
+        changed = _validation_data_only(reader, revision, {_ref_key(r) for r in metadata}, earlier)
+    if changed:
+        problems.append(f"{label} adds no signature; it changes {', '.join(changed)}")
+    # signature and validation-data revisions may update the modification date and producer
+    lenient = not changed and not problems
+    problems += [
+        f"{label} changes {what}"
+        for what in _metadata_changes(reader, revision - 1, revision, lenient=lenient)
+    ]
+    return problems

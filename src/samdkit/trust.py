@@ -89,7 +89,8 @@ def identity(cert: Any) -> dict[str, str]:
 
 
 def normalise_fingerprint(text: str, where: str) -> str:
-    value = re.sub(r"[\s:]", "", text).lower().removeprefix("sha256")
+    # openssl x509 -fingerprint -sha256 prints "sha256 Fingerprint=AB:CD:..."
+    value = re.sub(r"[\s:]", "", text.rsplit("=", 1)[-1]).lower().removeprefix("sha256")
     if not FINGERPRINT.fullmatch(value):
         raise UserError(f"{where}: not a SHA-256 certificate fingerprint (64 hex digits expected)")
     return value

@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -527,8 +528,9 @@ def _absolute(project: Project, path: Path) -> Path:
 
 
 def _rel(project: Project, path: Path) -> str:
+    """The project path a user means (`a/../b` is `b`); symlinks are not followed here."""
     try:
-        return path.absolute().relative_to(project.root).as_posix()
+        return Path(os.path.normpath(path.absolute())).relative_to(project.root).as_posix()
     except ValueError:
         return str(path)
 
