@@ -144,6 +144,8 @@ def spark_session() -> Iterator[Any]:
         .appName("samdkit-tests")
         .config("spark.driver.memory", "512m")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.log.level", "ERROR")
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.default.parallelism", "1")
         .config("spark.driver.host", "127.0.0.1")

@@ -602,3 +602,24 @@ def test_command_line_reads_a_file_with_spark(
     assert report["engines"] == ["spark"]
     assert report["validations"][0]["dataset"]["source"]["path"] == str(parquet)
     assert report["validations"][0]["dataset"]["sha256"] is not None
+
+
+@pytest.mark.slow  # starts Spark when run alone
+def test_unreadable_spark_file_is_one_line_exit_2(
+    tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request.getfixturevalue("spark")
+    (tmp_path / "bad.parquet").write_text("not parquet\n", encoding="utf-8")
+    (tmp_path / "s.json").write_text(json.dumps(SUITE), encoding="utf-8")
+    code, report = _check(
+        tmp_path,
+        "--dataset",
+        str(tmp_path / "bad.parquet"),
+        "--engine",
+        "spark",
+        "--suite",
+        str(tmp_path / "s.json"),
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and report is None
+    assert len(err.strip().splitlines()) == 1 and "bad.parquet: cannot read: " in err, err

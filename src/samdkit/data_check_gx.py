@@ -337,7 +337,7 @@ def _scrubbed(message: str | None, frame: Any, column: Any) -> str | None:
     if not hasattr(frame, "iloc"):  # an engine's message: its values are not here to compare
         from samdkit.data_sources import withhold_quoted
 
-        return withhold_quoted(message, frame.columns)
+        return withhold_quoted(message, [*frame.columns, column])  # the suite's column too
     if isinstance(column, str) and column in frame.columns:
         values = frame[column].dropna().astype(str).unique()
         if any(len(v) >= 2 and v in message for v in values):

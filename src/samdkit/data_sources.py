@@ -334,6 +334,9 @@ def why(exc: BaseException, source: Source) -> str:
     name = type(cause).__name__
     if "JAVA_GATEWAY" in str(cause) or "JAVA_HOME" in str(cause):
         return "Spark could not start its Java runtime: install one (e.g. openjdk-17-jre-headless)"
+    java = getattr(cause, "java_exception", None)  # Spark: the JVM's own first line says why
+    if java is not None:
+        return withhold_quoted(scrub(str(java.toString()), source), [])
     text = scrub(str(cause), source) or scrub(str(exc), source)
     return f"{name}: {text}" if text else name
 
@@ -348,8 +351,7 @@ def open_source(
             batch, typing, written = _sql_batch(context, source, n), {}, {}
         else:
             batch, typing, written = _spark_batch(context, source, plan, n)
-        columns = [str(c) for c in batch.columns()]
-        rows = _row_count(batch)
+        rows, columns = _shape(batch)
     except UserError:
         raise
     except Exception as exc:  # drivers, GX and Spark raise their own kinds
@@ -359,13 +361,21 @@ def open_source(
     return EngineData(source, batch, columns, rows, typing, written)
 
 
-def _row_count(batch: Any) -> int:
+def _shape(batch: Any) -> tuple[int, list[str]]:
+    """Rows and column names, computed by the engine (through the run's context: no progress bars,
+    unlike ``batch.columns()``)."""
     import great_expectations.expectations as gxe
 
-    result = batch.validate(gxe.ExpectTableRowCountToBeBetween(min_value=0))
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        raise RuntimeError(result.exception_info.get("exception_message") or "row count failed")
-    return int(result.result["observed_value"])
+    observed = []
+    for expectation in (
+        gxe.ExpectTableRowCountToBeBetween(min_value=0),
+        gxe.ExpectTableColumnsToMatchOrderedList(column_list=[]),
+    ):
+        result = batch.validate(expectation)
+        if result.exception_info and result.exception_info.get("raised_exception"):
+            raise RuntimeError(result.exception_info.get("exception_message") or "unreadable")
+        observed.append(result.result["observed_value"])
+    return int(observed[0]), [str(c) for c in observed[1]]
 
 
 def _sql_batch(context: Any, source: Source, n: int) -> Any:
@@ -399,10 +409,32 @@ def spark_session(source: Source) -> Any:
         "spark.log.level": "ERROR",
         **dict(source.spark),
     }
+    if settings["spark.master"].startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: loopback only
+    _quiet_context(settings)
     builder = SparkSession.builder.appName("samdkit check-data")
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _quiet_context(settings: dict[str, str]) -> None:
+    """Start Spark's JVM with its console (start-up notes, warnings, Java stack traces) in a file.
+
+    What goes wrong reaches the user from Python, as one line; the JVM's own chatter would
+    otherwise fill the terminal and the CI log. A context that already runs is left as it is.
+    """
+    import tempfile
+
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._active_spark_context is not None:
+        return
+    conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
+    with tempfile.TemporaryFile() as console:  # the JVM keeps its own descriptor
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": console, "stderr": console})
+    SparkContext(conf=conf.setAppName("samdkit check-data"), gateway=gateway)
 
 
 def _spark_batch(context: Any, source: Source, plan: dict[str, Any], n: int) -> tuple[Any, ...]:
