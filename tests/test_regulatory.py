@@ -222,6 +222,21 @@ def test_a_section_maps_an_item_only_when_it_carries_the_content(project):
     assert data["STARD/23"]["status"] == "mapped"
 
 
+def test_the_model_card_claims_a_model_description_only_with_inputs_and_outputs(project):
+    assert in_dir(project, ["report", "--no-pdf", "--sbom", SBOM]) == 0
+    assert items(report_json(project))["FDA-AI-DSF/MC-1"]["status"] == "mapped"
+    edit_yaml(
+        project / "compliance/model-card.yaml", lambda d: d["model_parameters"].pop("outputs")
+    )
+    assert in_dir(project, ["report", "--no-pdf", "--sbom", SBOM]) == 0
+    item = items(report_json(project))["FDA-AI-DSF/MC-1"]
+    assert item == {
+        **item,
+        "status": "GAP",
+        "reason": "the report lacks: model parameters: inputs and outputs",
+    }
+
+
 def test_a_justification_for_an_unknown_item_is_bad_input(project, capsys):
     edit_yaml(
         project / "compliance/regulatory.yaml",

@@ -167,8 +167,16 @@ EVIDENCE: dict[str, tuple[str, str, Callable[[dict[str, Any]], bool]]] = {
     ),
     "model_card": (
         "model card",
-        "model card (PDF, JSON, Markdown) from the same evidence",
+        "published from the same evidence (PDF, JSON, Markdown)",
         lambda c: _has(c.get("_card_source")),
+    ),
+    "model_io": (
+        "model card",
+        "model parameters: inputs and outputs",
+        lambda c: (
+            _has(_card(c, "model_parameters", "inputs"))
+            and _has(_card(c, "model_parameters", "outputs"))
+        ),
     ),
     "pccp": (
         "appendix A.2",
