@@ -28,7 +28,24 @@ _LEADING = re.compile(r"^ ?(>|[-+=](?=[\s\-+=]|$))|^ ?(\d{1,9})([.)])(?=\s|$)")
 # anything that breaks a line in some renderer, control characters, and bidirectional overrides (which
 # reorder what a reader sees, e.g. "FAIL" shown as "LIAF")
 _BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\x80-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
+# bidirectional controls: embeddings/overrides (U+202A-202E), isolates (U+2066-2069), marks (LRM, RLM, ALM)
+BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_BIDI = re.compile(f"[{BIDI}]")
+_CONTROLS = re.compile(f"[\\x00-\\x08\\x0e-\\x1f\\x7f\\x80-\\x84\\x86-\\x9f{BIDI}]")
+
+
+def no_bidi(value: str) -> str:
+    """The text without bidirectional controls, the one rule every output context (Markdown, HTML, the
+    PDF made from the HTML) applies: an override makes a reader see "class IIa" as "class aII"."""
+    return _BIDI.sub("", value)
+
+
+def html_finalize(value: Any) -> Any:
+    """jinja `finalize` of the HTML templates: bidi controls dropped, then autoescape does the rest
+    (a value already marked safe stays safe: removing characters adds no markup)."""
+    if isinstance(value, Markup):
+        return Markup(no_bidi(str(value)))
+    return no_bidi(value) if isinstance(value, str) else value
 
 
 def _flat(value: Any) -> str:
@@ -88,7 +105,7 @@ def md_fence(lines: list[str], info: str = "") -> str:
 def md_finalize(value: Any) -> Any:
     """jinja `finalize` of the Markdown templates: every `{{ }}` is escaped unless marked safe."""
     if isinstance(value, Markup):
-        return str(value)
+        return no_bidi(str(value))
     if value is None or isinstance(value, bool | int | float):
         return value
     return md_inline(value)

@@ -273,6 +273,24 @@ def _guarded(var: str, load) -> SigningMaterial:
         raise UserError(f"{var}: cannot load the key material ({type(exc).__name__})") from None
 
 
+def _one_key_source() -> None:
+    """Refuse two key settings at once: which key signs must never be a silent precedence rule."""
+    sources = [
+        name
+        for name, names in (
+            (ENV_P12_BASE64, (ENV_P12_BASE64,)),
+            (ENV_P12, (ENV_P12,)),
+            (f"{ENV_KEY}/{ENV_CERT}", (ENV_KEY, ENV_CERT)),
+        )
+        if any(os.environ.get(n) for n in names)
+    ]
+    if len(sources) > 1:
+        raise UserError(
+            f"ambiguous signing key: {' and '.join(sources)} are set at once; "
+            "unset all but the one that should sign"
+        )
+
+
 def load_from_env() -> SigningMaterial:
     """The signing key named by the environment, or one clear line saying what to set.
 
@@ -283,6 +301,7 @@ def load_from_env() -> SigningMaterial:
             f"{ENV_PKCS11}: PKCS#11 tokens are not yet available in this version; "
             f"export a PKCS#12 file or use {ENV_KEY}/{ENV_CERT}"
         )
+    _one_key_source()
     if os.environ.get(ENV_P12_BASE64):
         return _guarded(ENV_P12_BASE64, lambda: _p12_from_base64(os.environ[ENV_P12_BASE64]))
     if os.environ.get(ENV_P12):

@@ -76,6 +76,19 @@ def load_project(root: str | Path = ".") -> Project:
     return Project(root=root, settings=settings)
 
 
+def require_project(project: Project, command: str) -> None:
+    """Refuse to run a project command where there is no project (before anything is written).
+
+    A project root is a folder with a pyproject.toml (every generated project has one); outside it a
+    command would otherwise write outputs made only of gaps into a stranger's folder.
+    """
+    if not (project.root / "pyproject.toml").is_file():
+        raise UserError(
+            f"{project.root}: not a samdkit project (no pyproject.toml): run `samdkit {command}` "
+            "in the project's root folder"
+        )
+
+
 def read_yaml(path: str | Path) -> Any:
     """Load a YAML file (size- and alias-bounded), turning a missing or malformed file into one line."""
     path = Path(path)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from samdkit import __version__, atomic, signing
 from samdkit.errors import UserError
 from samdkit.evidence import Evidence, Gaps, ci_info, find, git_info, load, scalars
-from samdkit.project import Project, load_project
+from samdkit.project import Project, load_project, require_project
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -1135,7 +1135,8 @@ def _environment(project: Project, markdown: bool = False):
         else {
             "autoescape": jinja2.select_autoescape(
                 ["html", "html.j2"], disabled_extensions=("css", "txt"), default=True
-            )
+            ),
+            "finalize": escape.html_finalize,
         }
     )
     env = jinja2.Environment(
@@ -1281,6 +1282,7 @@ def _template_dirs(project: Project) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     """Build, render everything in memory, check it, then write every output (all or none)."""
     project = load_project(".")
+    require_project(project, "report")
     out_dir = Path(args.output_dir) if args.output_dir else project.path("reports")
     outputs = {k: out_dir / v for k, v in OUTPUT_NAMES.items()}
     sbom_path = Path(args.sbom) if args.sbom else outputs["sbom"]
