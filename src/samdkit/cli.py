@@ -95,9 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the promise is one line, never a traceback
         if os.environ.get("SAMDKIT_DEBUG"):
             raise
+        # the message is left out: a library's message may quote data (a patient's value)
         print(
-            f"samdkit {name}: internal error: {type(exc).__name__}: {exc} "
-            "(set SAMDKIT_DEBUG=1 for the traceback)",
+            f"samdkit {name}: internal error: {type(exc).__name__} at {_where(exc)} "
+            "(message withheld, it may quote data; SAMDKIT_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
@@ -105,3 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _where(exc: BaseException) -> str:
+    """module:line of the innermost samdkit frame of a traceback (where to look, no values)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "samdkit" in f.filename.replace("\\", "/")] or frames
+    if not ours:
+        return "an unknown place"
+    frame = ours[-1]
+    return f"{os.path.basename(frame.filename)}:{frame.lineno} ({frame.name})"
