@@ -72,6 +72,18 @@ def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     return parser, module
 
 
+def _where(exc: BaseException) -> str:
+    """module:line of the innermost samdkit frame of a traceback (where to look, no values)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "samdkit" in f.filename.replace("\\", "/")] or frames
+    if not ours:
+        return "an unknown place"
+    frame = ours[-1]
+    return f"{os.path.basename(frame.filename)}:{frame.lineno} ({frame.name})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in COMMANDS:
@@ -106,15 +118,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _where(exc: BaseException) -> str:
-    """module:line of the innermost samdkit frame of a traceback (where to look, no values)."""
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if "samdkit" in f.filename.replace("\\", "/")] or frames
-    if not ours:
-        return "an unknown place"
-    frame = ours[-1]
-    return f"{os.path.basename(frame.filename)}:{frame.lineno} ({frame.name})"
