@@ -321,6 +321,13 @@ def test_edition_2_uses_rigour_levels_and_its_wording(project):
     assert iec["edition"] == "IEC 62304 edition 2"
     assert iec["document"].startswith("IEC 62304 edition 2, Health software")
     assert items(data)["IEC62304/8.1.2"]["ask"].endswith("title, supplier and unique version.")
+    # edition 2: no activity is excused by the level (samdkit does not guess the level's task set)
+    edit_yaml(
+        project / "compliance/regulatory.yaml",
+        lambda d: d["addressed_elsewhere"].pop("IEC62304/7.1.2"),
+    )
+    assert in_dir(project, ["report", "--no-pdf", "--sbom", SBOM]) == 0
+    assert items(report_json(project))["IEC62304/7.1.2"]["status"] == "GAP"
     md = (project / "reports/clinical-validation-report.md").read_text()
     assert "IEC 62304 wording follows IEC 62304 edition 2, process rigour level II" in md
     card = json.loads((project / "reports/model-card.json").read_text())

@@ -300,7 +300,8 @@ def mapping(
             key = f"{src}/{item['id']}"
             ask = _text(item["ask"], config.edition)
             needed = item.get("evidence") or []
-            classes = _text(item.get("classes") or {}, config.edition)
+            # classes that need the activity: edition 1 only (no guess for edition 2's rigour levels)
+            classes = (item.get("classes") or {}).get(config.edition)
             row = {"key": key, "id": item["id"], "topic": item["topic"], "ask": ask}
             if needed and all(results[n] for n in needed):
                 row.update(status="mapped", where=_where(needed))
