@@ -168,10 +168,11 @@ def run_pipeline(gl: dict, project: Path, work: Path, **variables: str) -> tuple
 
 
 def job_results(log: str) -> dict[str, str]:
-    """The summary gitlab-ci-local prints last: ` PASS  job` / ` FAIL  job` (a later line wins)."""
+    """The summary gitlab-ci-local prints last: ` PASS  job` / ` FAIL  job` / ` WARN  job  pre_script`."""
     results = {}
     for line in log.splitlines():
-        match = re.match(r"^\s*(PASS|FAIL|WARN)\s+(samdkit-[\w-]+)\s*$", line)
+        # an allowed failure reads ` WARN  job  pre_script` (its script failed, allow_failure)
+        match = re.match(r"^\s*(PASS|FAIL|WARN)\s+(samdkit-[\w-]+)(\s+pre_script)?\s*$", line)
         if match:
             results[match.group(2)] = match.group(1)
     return results
