@@ -6,6 +6,8 @@ Configuration, in the project's pyproject.toml (every key optional; these are th
     datasource = "pandas"              # the GX data source type; the suites do not depend on it
     id_column = "sample_id"            # used by --init (uniqueness), --show-values (row ids)
     label_column = "label"             # used by --init (value set)
+    identifying_columns = []           # more columns whose values identify a patient (names, MRNs):
+                                       # like id_column, their observed values are never reported
 
     [[tool.samdkit.data.checks]]       # which dataset is validated by which suite
     dataset = "train_data"             # a path key of samdkit.project (DEFAULT_PATHS) or a path
@@ -184,6 +186,12 @@ def _config(project: Project, args: argparse.Namespace) -> dict[str, Any]:
         isinstance(r, str) and r.strip() for r in exempt.values()
     ):
         raise UserError("pyproject.toml: [tool.samdkit.data.exempt] maps a path to a reason")
+    identifying = section.get("identifying_columns", [])
+    if not isinstance(identifying, list) or not all(isinstance(c, str) for c in identifying):
+        raise UserError(
+            "pyproject.toml: [tool.samdkit.data] identifying_columns must be a list of column names"
+        )
+    id_column = section.get("id_column", "sample_id")
     datasource = section.get("datasource", "pandas")
     if datasource not in DATASOURCES:
         raise UserError(
@@ -209,7 +217,8 @@ def _config(project: Project, args: argparse.Namespace) -> dict[str, Any]:
         ]
     return {
         "datasource": datasource,
-        "id_column": section.get("id_column", "sample_id"),
+        "id_column": id_column,
+        "identifying": frozenset([str(id_column), *identifying]),
         "label_column": section.get("label_column", "label"),
         "pairs": pairs,
         "adhoc": bool(args.dataset or adhoc),
@@ -797,6 +806,7 @@ def check(
             job["values"],
             show_values=args.show_values,
             id_column=config["id_column"],
+            identifying=config["identifying"],
         )
         return rows + _typing_rows(typing, frame), typing, shown
 
@@ -895,25 +905,37 @@ def _observed(result: dict[str, Any]) -> str | None:
             f"that are not {result['kwargs']['type_']}{kept}"
         )
     observed = result["observed_value"]
+    if isinstance(observed, dict) and observed.get("withheld") == "identifier":
+        return "observed value withheld (an identifying column; --show-values shows it)"
     if isinstance(observed, dict) and "withheld" in observed:
         return f"observed {observed['count']} value(s) (withheld: row values; --show-values)"
     if observed is not None:
         text = json.dumps(observed)
         return f"observed {text if len(text) <= 200 else text[:197] + '...'}"
     if result["element_count"] is not None and result["unexpected_count"] is not None:
-        share = result["unexpected_percent"]
-        text = (
-            f"observed {result['unexpected_count']} of {result['element_count']} values unexpected"
-        )
-        text += f" ({share:.1f}%)" if isinstance(share, int | float) else ""
-        missing = result.get("missing_count")
-        return text + (f", {missing} missing" if missing else "")
+        return _unexpected(result)
     if result["unexpected_count"] is not None or result.get("missing_count") is not None:
         return (
             f"observed {result['unexpected_count'] or 0} distinct value(s) outside the set, "
             f"{result.get('missing_count') or 0} of the set not found"
         )
     return "observed no value (the column holds no non-missing value)"
+
+
+def _unexpected(result: dict[str, Any]) -> str:
+    """Unexpected among the non-missing values (GX's percentage), missing among all rows."""
+    total, missing = result["element_count"], result.get("missing_count") or 0
+    share = result["unexpected_percent"]
+    if not missing:
+        text = f"observed {result['unexpected_count']} of {total} values unexpected"
+    else:
+        present = total - missing
+        text = (
+            f"observed {result['unexpected_count']} of the {present} non-missing value"
+            f"{'' if present == 1 else 's'} unexpected"
+        )
+    text += f" ({share:.1f}%)" if isinstance(share, int | float) else ""
+    return text + (f", {missing} of {total} missing" if missing else "")
 
 
 def reason(result: dict[str, Any]) -> str:
@@ -1020,12 +1042,24 @@ def draft_plan(frame: Any) -> dict[str, dict[str, str]]:
     return plan
 
 
+def small_cell_minimum(project: Project) -> int:
+    """The evaluation's small-cell rule (requirements.yaml publication.min_cell_size, default 11)."""
+    from samdkit.criteria import DEFAULT_MIN_CELL, _parse_publication
+
+    path = project.path("requirements")
+    if not path.is_file():
+        return DEFAULT_MIN_CELL
+    data = read_yaml(path)
+    return _parse_publication(path, data.get("publication") if isinstance(data, dict) else None)
+
+
 def init(project: Project, args: argparse.Namespace) -> int:
     """Draft suite(s) from trusted data; refuses to overwrite without --force."""
     config = _config(project, args)
     from samdkit.data_check_gx import draft_suite
 
     root = project.root
+    min_cell = small_cell_minimum(project)
     for dataset, suite_path in config["pairs"]:
         if isinstance(dataset, Source):
             raise UserError(f"{dataset.name}: --init drafts from a local file only")
@@ -1047,12 +1081,20 @@ def init(project: Project, args: argparse.Namespace) -> int:
             id_column=config["id_column"],
             label_column=config["label_column"],
             cross_parameters=cross,
+            min_cell=min_cell,
         )
         atomic.write_text(suite_path, json.dumps(draft, indent=2) + "\n")
         print(
             f"drafted {_rel(suite_path, root)} ({len(draft['expectations'])} expectations) from "
             f"{_rel(dataset_path, root)}: review every bound, then commit it"
         )
+        rare = (draft.get("meta") or {}).get("no_value_set")
+        if rare:
+            print(
+                f"  no value set drafted for {', '.join(repr(c) for c in rare['columns'])}: "
+                f"a value seen fewer than {min_cell} times (small-cell minimum) is not copied "
+                "into a suite"
+            )
     return 0
 
 

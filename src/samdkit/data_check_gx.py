@@ -39,6 +39,12 @@ NAMED_OBSERVATIONS = {
     "expect_table_column_count_to_equal",
 }
 TABLE_COLUMNS = {"expect_table_columns_to_match_ordered_list", "expect_table_columns_to_match_set"}
+# observed values of an identifying column that are counts or shares, never one of its values
+IDENTIFIER_COUNTS = {
+    "expect_column_unique_value_count_to_be_between",
+    "expect_column_proportion_of_unique_values_to_be_between",
+    "expect_column_proportion_of_non_null_values_to_be_between",
+}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -225,7 +231,7 @@ class Validator:
         self._assets += 1
         asset = self.source.add_dataframe_asset(f"batch-{self._assets}")
         return asset.add_batch_definition_whole_dataframe("whole").get_batch(
-            batch_parameters={"dataframe": frame}
+            batch_parameters={"dataframe": object_text(frame)}
         )
 
     def validate(
@@ -237,8 +243,12 @@ class Validator:
         *,
         show_values: bool = False,
         id_column: str | None = None,
+        identifying: frozenset[str] = frozenset(),
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """One aggregate result per expectation (suite order), and the row values behind failures.
+
+        The observed values of an ``identifying`` column (the id column, and the project's
+        identifying columns) are withheld: its max is an MRN; its counts are kept.
 
         The row values (GX's partial lists, the failing rows' ids, raw observed values and
         messages) are asked of GX only with ``show_values``, and are for the terminal only.
@@ -248,6 +258,8 @@ class Validator:
             result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 10}
             if id_column and id_column in list(frame.columns):
                 result_format["unexpected_index_column_names"] = [id_column]
+        if not hasattr(frame, "batch"):  # a pandas frame: its text reaches GX as objects
+            _text_as_str(suite)
         batch = self._batch(frame)
         result = batch.validate(
             suite, expectation_parameters=parameters, result_format=result_format
@@ -256,6 +268,8 @@ class Validator:
         for item in result.results:
             index = int(item.expectation_config.id.rsplit("-", 1)[1])
             row = _row(item, written[index], frame)
+            if row["column"] in identifying and row["type"] not in IDENTIFIER_COUNTS:
+                row["observed_value"] = _identifier(row["type"], row["observed_value"])
             if not row["success"] and "row_condition" in item.expectation_config.kwargs:
                 row["rows_matching_condition"] = self._rows_matching(
                     batch, item.expectation_config.kwargs
@@ -315,6 +329,47 @@ def _aggregate_observed(kind: str, observed: Any) -> Any:
         return observed  # a statistic (mean, count, quantiles with their levels)
     count = len(observed) if isinstance(observed, list | dict) else 1
     return {"withheld": "row values", "count": count}
+
+
+def _identifier(kind: str, observed: Any) -> Any:
+    """An identifying column's observation: a type name stays, anything drawn from its values not."""
+    if observed is None or kind in NAMED_OBSERVATIONS:
+        return observed
+    return {"withheld": "identifier"}
+
+
+def object_text(frame: Any) -> Any:
+    """The frame with its text columns as object dtype, as GX 1.x's type expectations know text.
+
+    pandas 3 reads text as its ``str`` dtype, which GX compares by dtype name: ``type_list
+    ["str"]`` and ``type_ "object"`` would fail on text (docs/data-checks.md: str, object and
+    string all mean text). On object dtype GX checks each value, so every text name holds.
+    """
+    text = {column: object for column in frame.columns if _kind(frame[column].dtype) == "text"}
+    return frame.astype(text) if text else frame
+
+
+def _text_as_str(suite: Any) -> None:
+    """Ask GX for "str" wherever the suite names text (str, object, string...: docs/data-checks.md).
+
+    On object-dtype text GX checks each value's Python type, and "str" is the one text name it
+    knows there (it rejects "string", and fails "object" in a type list). The suite is this
+    validation's own (loaded per job); results still show the names as written.
+    """
+    import great_expectations.expectations as gxe
+
+    from samdkit.data_check import type_target
+
+    def name(value: Any) -> Any:
+        return "str" if isinstance(value, str) and type_target(value) == "text" else value
+
+    for expectation in suite.expectations:
+        if isinstance(expectation, gxe.ExpectColumnValuesToBeOfType):
+            expectation.type_ = name(expectation.type_)
+        elif isinstance(expectation, gxe.ExpectColumnValuesToBeInTypeList) and isinstance(
+            expectation.type_list, list
+        ):
+            expectation.type_list = list(dict.fromkeys(name(t) for t in expectation.type_list))
 
 
 def _messages(item: Any) -> list[str]:
@@ -438,17 +493,35 @@ def _bounds(series: Any, margin: float) -> tuple[float | int, float | int]:
     return (floor if floor <= low else low), (ceiling if ceiling >= high else high)
 
 
-def _value_set(series: Any) -> list[Any]:
+def _value_set(series: Any, min_cell: int) -> list[Any] | None:
+    """The column's values, when each was seen at least ``min_cell`` times; else None.
+
+    The small-cell rule of published subgroups (requirements.yaml publication.min_cell_size): a
+    value seen a few times (a patient's name typed into the wrong column) is a row value, and a
+    suite is committed and echoed into reports/data-check.json, which the signed report carries.
+    """
+    if int(series.value_counts().min()) < min_cell:
+        return None
     return sorted({_plain(v) for v in series.dropna().unique()}, key=lambda v: (str(type(v)), v))
 
 
 def _column_expectations(
-    series: Any, column: str, *, is_id: bool, is_label: bool, margin: float, max_categories: int
+    series: Any,
+    column: str,
+    *,
+    is_id: bool,
+    is_label: bool,
+    margin: float,
+    max_categories: int,
+    min_cell: int,
+    rare_columns: list[str],
 ) -> list[Any]:
     import great_expectations.expectations as gxe
 
     found: list[Any] = []
-    if type_name := gx_type_name(series.dtype):
+    # text is "str" whatever its dtype (the batch GX sees holds it as objects: object_text)
+    type_name = "str" if _kind(series.dtype) == "text" else gx_type_name(series.dtype)
+    if type_name:
         found.append(gxe.ExpectColumnValuesToBeOfType(column=column, type_=type_name))
     if not series.isna().any():
         found.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
@@ -462,7 +535,11 @@ def _column_expectations(
     if present.empty:
         return found
     if is_label or (kind in ("bool", "category", "text") and categorical):
-        found.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=_value_set(present)))
+        values = _value_set(present, min_cell)
+        if values is None:
+            rare_columns.append(column)
+        else:
+            found.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=values))
     elif kind == "number":
         low, high = _bounds(present, margin)
         found.append(
@@ -480,12 +557,15 @@ def draft_suite(
     cross_parameters: dict[str, str],
     margin: float = 0.1,
     max_categories: int = 20,
+    min_cell: int = 11,
 ) -> dict[str, Any]:
     """A GX suite JSON drafted from a trusted, typed frame: a starting point to review, never a verdict.
 
     Schema (ordered columns, GX's type name of each dtype), not-null where the data has no null,
     numeric ranges widened by ``margin`` of their span (floored at 0 for non-negative data),
-    value sets for a few repeated values and the label, uniqueness of the id, row-count bounds
+    value sets for a few repeated values and the label (only when every value was seen at least
+    ``min_cell`` times; the columns left without one are named in ``meta.no_value_set``), uniqueness
+    of the id, row-count bounds
     (half to ten times the rows), and for each ``cross_parameters`` entry (parameter name ->
     column) a not-in-set expectation whose values are fed at run time. Written through GX's own
     serialiser.
@@ -493,7 +573,7 @@ def draft_suite(
     gx = _import_gx()
     import great_expectations.expectations as gxe
 
-    rows = len(frame)
+    rows, rare = len(frame), []
     expectations: list[Any] = [
         gxe.ExpectTableColumnsToMatchOrderedList(column_list=[str(c) for c in frame.columns]),
         gxe.ExpectTableRowCountToBeBetween(min_value=max(1, rows // 2), max_value=rows * 10),
@@ -506,6 +586,8 @@ def draft_suite(
             is_label=column == label_column,
             margin=margin,
             max_categories=max_categories,
+            min_cell=min_cell,
+            rare_columns=rare,
         )
     for parameter, column in cross_parameters.items():
         if column in frame.columns:
@@ -516,8 +598,15 @@ def draft_suite(
                     meta={"notes": f"independence: no {column} of '{parameter}' may appear here"},
                 )
             )
-    meta = {
+    meta: dict[str, Any] = {
         "notes": "Drafted by `samdkit check-data --init` from a trusted dataset: review every "
         "bound before committing."
     }
+    if rare:
+        meta["no_value_set"] = {
+            "columns": rare,
+            "reason": f"a value seen fewer than {min_cell} times (the small-cell minimum, "
+            "requirements.yaml publication.min_cell_size) is not copied into a suite: "
+            "write the allowed values by hand if the column needs a value set",
+        }
     return suite_to_json(gx.ExpectationSuite(name=name, expectations=expectations, meta=meta))
