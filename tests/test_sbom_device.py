@@ -172,14 +172,11 @@ def test_uninstalled_runtime_dependency_is_a_blocking_gap(project_copy):
     assert json.loads(done.stdout)["verdict"] == "FAIL"
 
 
-def test_project_without_pyproject_has_no_device_sbom_as_a_gap(project_copy):
+def test_project_without_pyproject_is_refused_before_any_sbom(project_copy):
+    """No pyproject.toml, no device to describe: one line, exit 2, nothing written (not a gap)."""
     (project_copy / "pyproject.toml").unlink()
     (project_copy / "reports" / "sbom.cdx.json").unlink()
     done = report(project_copy, "--format", "json")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    assert any(
-        g["section"] == "12" and "pyproject.toml not found" in g["message"] for g in result["gaps"]
-    )
-    assert result["verdict"] == "FAIL"
+    assert done.returncode == 2, done.stdout
+    assert len(done.stderr.strip().splitlines()) == 1 and "pyproject.toml" in done.stderr
     assert not (project_copy / "reports" / "sbom.cdx.json").exists()
