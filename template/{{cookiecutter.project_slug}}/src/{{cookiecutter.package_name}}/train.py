@@ -12,9 +12,14 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from samdkit.reproducible import pin_numerics
 
-from {{ cookiecutter.package_name }}.config import load_params, require, run_cli
-from {{ cookiecutter.package_name }}.model import build_pipeline, feature_columns
+from {{ cookiecutter.package_name }}.config import DataError, data_settings, load_params, require, run_cli
+from {{ cookiecutter.package_name }}.model import (
+    build_pipeline,
+    feature_columns,
+    skops_trusted_types,
+)
 
 TRAIN_CSV = Path("data/prepared/train.csv")
 MODEL_DIR = Path("models/model")
@@ -61,13 +66,19 @@ def model_save_options(pipeline, x: pd.DataFrame) -> dict:
 
 
 def save_local(pipeline, options: dict) -> None:
-    """Write models/model whole or not at all (temporary folder, then rename)."""
+    """Write models/model whole or not at all (temporary folder, then rename), byte-reproducible.
+
+    MLflow's model id and creation time and the skops archive's member names and times are fixed
+    from the commit (or SOURCE_DATE_EPOCH): same commit, data and params, same bytes (model.lock).
+    """
     import mlflow.sklearn
+    from samdkit.reproducible import normalise_model
 
     MODEL_DIR.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".model.", dir=MODEL_DIR.parent))
     try:
         mlflow.sklearn.save_model(pipeline, str(staging / "model"), **options)
+        normalise_model(staging / "model")
         shutil.rmtree(MODEL_DIR, ignore_errors=True)
         (staging / "model").rename(MODEL_DIR)
     finally:
@@ -79,8 +90,9 @@ def main() -> None:
     import mlflow.sklearn
 
     params = load_params()
-    data = require(params, "data")
+    data = data_settings(params, full=False)
     train_params = require(params, "train")
+    pin_numerics(train_params.get("seed"))  # seeds and one BLAS/OpenMP thread: same sums, same bits
     threshold = float(require(params, "evaluate.threshold"))
     tracking = require(params, "mlflow")
     if not TRAIN_CSV.is_file():
@@ -88,13 +100,18 @@ def main() -> None:
             f"{TRAIN_CSV}: not found (run the prepare stage: dvc repro prepare)"
         )
     train = pd.read_csv(TRAIN_CSV)
-    features = feature_columns(train, data)
+    features = feature_columns(data)
     x, y = train[features], train[data["label_column"]]
 
+    absent = {str(c) for c in data["classes"]} - set(y.astype(str))
+    if absent:
+        raise DataError(f"{len(absent)} class(es) of params.yaml data.classes absent from {TRAIN_CSV}")
     pipeline, emissions = fit_with_emissions(
-        build_pipeline(train_params), x, y, str(train_params.get("country_iso_code", "FRA"))
+        build_pipeline(train_params, data), x, y, str(train_params.get("country_iso_code", "FRA"))
     )
     options = model_save_options(pipeline, x)
+    # skops trusts exactly the types this pipeline is built of (model.skops_trusted_types)
+    options["skops_trusted_types"] = skops_trusted_types(pipeline)
     save_local(pipeline, options)
 
     # the project's own store for runs and registry alike, whatever MLFLOW_* the shell carries
@@ -123,6 +140,8 @@ def main() -> None:
         "model_uri": f"models:/{tracking['registered_model']}@candidate",
         "tracking_uri": tracking["tracking_uri"],
         "features": features,
+        "classes": [c.item() if hasattr(c, "item") else c for c in pipeline.classes_],
+        "positive_label": data.get("positive_label"),
         "threshold": threshold,
     }
     RUN_FILE.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
