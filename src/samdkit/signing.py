@@ -509,6 +509,7 @@ class Plan:
     files: list[str] = field(default_factory=list)  # release files for the manifest
     done: set[Path] = field(default_factory=set)  # PDFs an interrupted run already signed
     outputs: list[Path] = field(default_factory=list)  # every file the run writes
+    model_sig: Path | None = None  # the OpenSSF model signature beside the model folder
 
 
 def _check_writable(project: Project, path: Path) -> None:
@@ -550,7 +551,10 @@ def make_plan(project: Project, pdfs: list[Path], manifest_path: Path | None, ad
     plan.outputs = list(plan.pdfs)
     if manifest_path is not None:
         from samdkit import manifest as mf
+        from samdkit import model_signature
 
+        plan.model_sig = model_signature.planned(project, plan.files)
+        plan.outputs += [p for p in (plan.model_sig,) if p is not None]
         plan.outputs += [manifest_path, mf.signature_path(manifest_path)]
     for path in plan.outputs[len(plan.pdfs) :]:
         _check_writable(project, path)
@@ -683,7 +687,17 @@ def _resume_plan(
     if manifest_path is not None:
         plan.files = release_files(project, list(plan.pdfs))
         _check_writable(project, manifest_path)
+        plan.model_sig = _recorded_model_sig(project, record, plan.files)
     return plan
+
+
+def _recorded_model_sig(project: Project, record: dict[str, Any], files: list[str]) -> Path | None:
+    """The model signature a resumed run writes: only one the interrupted run planned (and backed up)."""
+    from samdkit import model_signature
+
+    target = model_signature.planned(project, files)
+    recorded = {f["path"] for f in record["files"]}
+    return target if target is not None and _rel(project, target) in recorded else None
 
 
 def _entries(plan: Plan) -> dict[str, Any]:
@@ -801,8 +815,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         signed_pdfs = _sign_all(plan, material, name, chosen, timestamper)
         final = {_rel(project, pdf): data for pdf, data in signed_pdfs.items()}
+        model_sig = _model_signature(plan, material)
         if manifest_path is not None:
-            manifest = _manifest_bytes(project, plan.files, entries, final, material, timestamper)
+            sealed = dict(final)  # the model signature is a release file too
+            if model_sig is not None:
+                sealed[_rel(project, model_sig.path)] = model_sig.data
+            manifest = _manifest_bytes(project, plan.files, entries, sealed, material, timestamper)
     except OSError as exc:  # pyHanko's TimestampRequestError; the URL may hold credentials
         if timestamper is None:
             raise
@@ -830,6 +848,13 @@ def run(args: argparse.Namespace) -> int:
             for rel, data in final.items()
         ],
     }
+    if model_sig is not None:
+        atomic.write_bytes(model_sig.path, model_sig.data)
+        result["model_signature"] = {"path": _rel(project, model_sig.path), "n": model_sig.files}
+    elif plan.model_sig is not None:
+        from samdkit.model_signature import unsupported_key
+
+        result["model_signature_skipped"] = unsupported_key(material)
     if manifest_path is not None:
         from samdkit import manifest as mf
 
@@ -840,6 +865,16 @@ def run(args: argparse.Namespace) -> int:
     finish(project)
     _print(result, args.format)
     return 0
+
+
+def _model_signature(plan: Plan, material: keys.SigningMaterial):
+    """The model folder's OpenSSF signature in memory (None: no model folder, or a key type
+    model-signing cannot use, which sign reports)."""
+    from samdkit import model_signature
+
+    if plan.model_sig is None or model_signature.unsupported_key(material):
+        return None
+    return model_signature.sign(plan.project, plan.model_sig, material)
 
 
 def _manifest_bytes(
@@ -874,6 +909,11 @@ def _print(result: dict[str, Any], fmt: str) -> None:
             f"signed {item['pdf']}: {result['signer']}, {result['meaning']}{demo} "
             f"(signature {item['signatures']})"
         )
+    if "model_signature" in result:
+        sig = result["model_signature"]
+        print(f"wrote {sig['path']}: OpenSSF model signature of {sig['n']} model files")
+    if result.get("model_signature_skipped"):
+        print(f"no OpenSSF model signature: {result['model_signature_skipped']}")
     if "manifest" in result:
         print(
             f"wrote {result['manifest']} ({result['manifest_files']} files) and "

@@ -10,7 +10,8 @@ Checks, each with its own verdict (docs/signing.md states the policy):
 - pdf-signature: every PDF is named in the manifest; each signature is intact, its revision adds only
   a signature, the file obeys the revision policy, the signer is authenticated, the visible
   manifestation sits on the last page (samdkit.pdf_signatures);
-- report-digests: digests printed inside each PDF match the release files.
+- report-digests: digests printed inside each PDF match the release files;
+- model-signature: the OpenSSF model signature beside the model folder (samdkit.model_signature).
 
 Trust comes only from the auditor (--trust, --expect-signer, SAMDKIT_TRUST, SAMDKIT_EXPECT_SIGNER); trust
 settings inside the audited project are reported and ignored. Without any, the verdict is "SIGNER NOT
@@ -470,6 +471,7 @@ def check_report_digests(
 
 
 def run(args: argparse.Namespace) -> int:
+    from samdkit import model_signature
     from samdkit.pdf_signatures import check_pdf
     from samdkit.signing import quiet_libraries
 
@@ -494,6 +496,7 @@ def run(args: argparse.Namespace) -> int:
         manifest_path, manifest_rel, manifest, policy, findings
     )
     current = check_manifest_files(project, manifest, findings)
+    model_signature.check(project, manifest, policy, manifest_signer, findings)
     named = {rel for rel in manifest["files"] if rel.lower().endswith(".pdf")}
     if not named:
         findings.append(
