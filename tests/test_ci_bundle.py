@@ -24,6 +24,7 @@ import yaml
 from tests.conftest import (
     BIN,
     REPO,
+    TEMPLATE,
     bake_project,
     commit_tampered_lock,
     git,
@@ -34,6 +35,7 @@ from tests.conftest import (
 ACTIONS = sorted((REPO / "actions").glob("*/action.yml"))
 GITLAB = sorted((REPO / "gitlab").glob("*.yml"))
 STUBS = REPO / "tests" / "ci_stubs"
+REUSABLE = REPO / ".github" / "workflows" / "release-evidence.yml"
 ACT = BIN / "act"
 PIN = re.compile(r"^\s*-?\s*uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40})\s+#\s*v\d")
 STUB_ACTIONS = {
@@ -139,25 +141,139 @@ def test_third_party_actions_are_pinned_by_sha(baked):
             )
 
 
-def test_release_publishes_only_after_every_gate(baked):
+def test_release_calls_the_reusable_workflow_with_explicit_secrets(baked):
     release = yaml.safe_load((baked / ".github/workflows/release.yml").read_text())
     assert release["permissions"] == {}
-    publish = release["jobs"]["publish"]
-    assert publish["needs"] == "evidence" and "if" not in publish
-    evidence_steps = " ".join(str(s) for s in release["jobs"]["evidence"]["steps"])
-    for command in (
-        "lint",
-        "check-data",
-        "verify-lock",
-        "evaluate",
-        "report",
-        "actions/sign",
-        "actions/verify",
-    ):
-        assert command in evidence_steps
+    [job] = release["jobs"].values()
+    assert job["uses"] == "OWNER/samdkit/.github/workflows/release-evidence.yml@v1"
+    assert job["permissions"] == {"contents": "write", "id-token": "write", "attestations": "write"}
+    assert set(job["secrets"]) == {"SAMDKIT_SIGNING_P12_BASE64", "SAMDKIT_SIGNING_PASSWORD"}
+    assert "steps" not in job  # no step of the project runs beside the build or the key
+    called = yaml.safe_load(REUSABLE.read_text())
+    call = called[True]["workflow_call"]  # YAML 1.1 reads the key `on` as True
+    assert set(job["with"]) <= set(call["inputs"]) and set(job["secrets"]) == set(call["secrets"])
+
+
+def test_reusable_release_workflow_isolates_build_key_and_attestation():
+    workflow = yaml.safe_load(REUSABLE.read_text())
+    assert workflow["permissions"] == {}
+    jobs = workflow["jobs"]
+    assert jobs["evidence"]["permissions"] == {"contents": "read"}
+    assert jobs["attest"]["permissions"] == {"id-token": "write", "attestations": "write"}
+    assert jobs["publish"]["permissions"] == {"contents": "write"}
+    assert jobs["attest"]["needs"] == "evidence" and jobs["publish"]["needs"] == [
+        "evidence",
+        "attest",
+    ]
+    steps = jobs["evidence"]["steps"]
+    uses = [s.get("uses", "").split("@")[0] for s in steps]
+    for action in ("setup", "lint", "data-check", "model-lock", "report", "sign", "verify"):
+        assert f"OWNER/samdkit/actions/{action}" in uses, action
+    runs = " ".join(str(s.get("run", "")) for s in steps)
+    assert "samdkit pipeline-status --repro" in runs and "samdkit evaluate" in runs
+    assert "pytest" in runs
+    [attest] = [
+        s for s in jobs["attest"]["steps"] if "attest-build-provenance" in s.get("uses", "")
+    ]
+    assert attest["uses"] == (
+        "actions/attest-build-provenance@e8998f949152b193b063cb0ec769d69d929409be"
+    )
+    assert attest["if"] == "${{ !env.ACT }}"  # GitHub's OIDC is out of reach under act only
+    # no other job of the workflow can mint a token or write the repository
+    for name, job in jobs.items():
+        if name not in ("attest", "publish"):
+            assert set(job["permissions"].values()) == {"read"}, name
+
+
+def test_reusable_workflow_uses_samdkit_actions_of_the_release_line_projects_call():
+    """The reusable workflow and its actions move together: the tag a generated project pins."""
+    default = json.loads((TEMPLATE / "cookiecutter.json").read_text())["samdkit_source"]
+    refs = re.findall(r"uses:\s*OWNER/samdkit/[\w./-]+@(\S+)", REUSABLE.read_text())
+    assert refs and set(refs) == {default.split("@")[1]}
+
+
+def test_repository_reusable_workflow_validates():
+    done = tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(REUSABLE))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_published_action_is_used_by_a_generated_or_reusable_workflow(baked):
+    """One path: what act runs (the project's workflows and samdkit's reusable one) is what users `uses:`."""
+    text = "\n".join(p.read_text() for p in [*workflows(baked), REUSABLE])
+    used = set(re.findall(r"OWNER/samdkit/actions/([\w-]+)@", text))
+    assert used == {p.parent.name for p in ACTIONS}
     pr = yaml.safe_load((baked / ".github/workflows/pull-request.yml").read_text())
+    steps = {s.get("id"): s for s in pr["jobs"]["gates"]["steps"]}
+    for step_id, action in (("lint", "lint"), ("data", "data-check"), ("lock", "model-lock")):
+        assert steps[step_id]["uses"] == f"OWNER/samdkit/actions/{action}@v1"
+        assert steps[step_id]["continue-on-error"] is True
+    for step_id in ("pipeline", "tests", "evaluate"):
+        assert steps[step_id]["continue-on-error"] is True
     assert pr["permissions"] == {}
     assert pr["jobs"]["gates"]["permissions"] == {"contents": "read"}
+
+
+def test_pipeline_runs_once_and_nothing_restores_its_outputs(baked):
+    pr = yaml.safe_load((baked / ".github/workflows/pull-request.yml").read_text())
+    steps = pr["jobs"]["gates"]["steps"]
+    runs = " ".join(s.get("run", "") for s in steps)
+    assert runs.count("dvc repro") + runs.count("--repro") == 1
+    assert not any("actions/cache" in s.get("uses", "") for s in steps)
+
+
+def test_no_inline_python_and_no_grepping_of_human_text(baked):
+    paths = [*ACTIONS, *workflows(baked), REUSABLE]
+    scripts = [REPO / "actions/setup/require", REPO / "actions/setup/source-digest"]
+    for path in paths:
+        for script in _runs(yaml.safe_load(path.read_text())):
+            assert not re.search(r"python3?\s+(-c|-\s*<<)", script), (path, script)
+            assert not re.search(r"\bgrep\b", script), (path, script)
+    for path in scripts:
+        assert not re.search(r"python3?\s+(-c|-\s*<<)|\bgrep\b", path.read_text()), path
+
+
+def test_every_action_requires_samdkit_from_setup_at_its_own_ref():
+    for path in ACTIONS:
+        if path.parent.name == "setup":
+            continue
+        steps = yaml.safe_load(path.read_text())["runs"]["steps"]
+        assert steps[0]["run"].startswith('"$GITHUB_ACTION_PATH/../setup/require"'), path
+        text = path.read_text()
+        assert "pip install" not in text and "uv pip" not in text, path
+
+
+def _venv_with(tmp_path: Path, digest: str) -> Path:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    samdkit = venv / "bin" / "samdkit"
+    samdkit.write_text("#!/bin/sh\n")
+    samdkit.chmod(0o755)
+    (venv / "samdkit-source").write_text(digest + "\n")
+    return venv
+
+
+@pytest.mark.parametrize("case", ["missing", "other ref", "same ref"])
+def test_require_refuses_samdkit_not_built_by_setup_at_the_same_ref(tmp_path, case):
+    digest = subprocess.run(
+        [str(REPO / "actions/setup/source-digest"), str(REPO)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert re.fullmatch(r"[0-9a-f]{16}", digest)
+    path = "/usr/bin:/bin"
+    if case != "missing":
+        venv = _venv_with(tmp_path, digest if case == "same ref" else "0" * 16)
+        path = f"{venv / 'bin'}:{path}"
+    done = subprocess.run(
+        [str(REPO / "actions/setup/require"), "samdkit lint"],
+        capture_output=True, text=True, env={"PATH": path},
+    )  # fmt: skip
+    if case == "same ref":
+        assert done.returncode == 0, done.stdout + done.stderr
+        return
+    assert done.returncode == 1
+    [line] = done.stdout.splitlines()
+    assert line.startswith("::error title=samdkit lint::")
+    assert ("not on PATH" if case == "missing" else "another samdkit ref") in line
 
 
 # --------------------------------------------------------------------------- samdkit comment
