@@ -30,6 +30,7 @@ CRITERION_KEYS = {
     "subgroup",
     "risks",
     "min_n",
+    "class",
 }
 TOP_KEYS = {"version", "needs", "user_needs", "methods", "subgroups", "requirements", "publication"}
 DEFAULT_MIN_N = 30
@@ -85,6 +86,7 @@ class Criterion:
     subgroup_value: str | None = None  # None with a column = every level of the column
     risks: tuple[str, ...] = ()
     min_n: int | None = None  # minimum n of the subgroup, as an alternative to `subgroups:`
+    class_name: str | None = None  # a class of the outcome: its one-vs-rest metric
 
     def describe(self, level: float = 0.95) -> str:
         pct = f"{100 * level:g}%"
@@ -93,9 +95,9 @@ class Criterion:
             "ci_lower": f"lower {pct} CI bound of ",
             "ci_upper": f"upper {pct} CI bound of ",
         }
-        where = ""
+        where = "" if self.class_name is None else f" of class {self.class_name}"
         if self.subgroup_column:
-            where = f" in {self.subgroup_column}={self.subgroup_value or 'each level'}"
+            where += f" in {self.subgroup_column}={self.subgroup_value or 'each level'}"
         return f"{stat[self.statistic]}{self.metric}{where} {self.comparator} {self.threshold:g}"
 
     def check(self, observed: float | None) -> bool:
@@ -257,6 +259,13 @@ def _parse_criterion(path: Path, raw: Any, index: int, seen: set[str]) -> Criter
         raise _fail(path, _line(crit, "min_n"), f"{rid}: min_n must be a positive integer")
     if min_n is not None and column is None:
         raise _fail(path, _line(crit, "min_n"), f"{rid}: min_n needs a subgroup")
+    class_name = crit.get("class")
+    if class_name is not None and (
+        isinstance(class_name, bool)
+        or not isinstance(class_name, str | int)
+        or not str(class_name).strip()
+    ):
+        raise _fail(path, _line(crit, "class"), f"{rid}: class must be one class label")
     return Criterion(
         id=rid,
         metric=metric,
@@ -270,6 +279,7 @@ def _parse_criterion(path: Path, raw: Any, index: int, seen: set[str]) -> Criter
         subgroup_value=value,
         risks=tuple(risks),
         min_n=min_n,
+        class_name=None if class_name is None else str(class_name),
     )
 
 

@@ -25,7 +25,10 @@ from samdkit.errors import UserError
 from samdkit.findings import Finding, render
 from samdkit.project import load_project, read_yaml
 
-SCHEMA = "samdkit/evaluation/v1"
+SCHEMA = "samdkit/evaluation/v1"  # a binary outcome (unchanged since v1)
+SCHEMA_MULTICLASS = "samdkit/evaluation/v2"  # v1 + `task`, `classes`, per-class entries
+SCHEMAS = (SCHEMA, SCHEMA_MULTICLASS)  # what readers accept; anything else is refused
+SCORE_PREFIX = "score_"
 CORE_COLUMNS = ("sample_id", "label", "score", "predicted")
 
 
@@ -83,8 +86,43 @@ def _subgroup_columns(params_path: Path) -> list[str] | None:
     return list(cols) if isinstance(cols, list) else None
 
 
-def read_predictions(path: Path, threshold: float | None):
-    """Load and check the predictions; derive `predicted` from the threshold when the column is absent."""
+def _data_params(params_path: Path) -> dict[str, Any]:
+    """params.yaml `data:` (positive_label, classes), or {} without the file."""
+    if not params_path.is_file():
+        return {}
+    params = read_yaml(params_path) or {}
+    data = params.get("data") if isinstance(params, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def label_key(value: Any) -> str:
+    """A label as text, integral numbers without `.0` (1, 1.0 and "1" are the same label)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _label_keys(series):
+    """The label (or predicted) column as text keys, as label_key does for each value."""
+    from pandas.api.types import is_float_dtype
+
+    if is_float_dtype(series) and bool((series.dropna() % 1 == 0).all()):
+        series = series.astype("Int64")
+    return series.astype(str)
+
+
+def read_predictions(
+    path: Path,
+    threshold: float | None,
+    positive_label: Any = 1,
+    classes: list[Any] | None = None,
+):
+    """Load and check the predictions: (frame, classes or None for a binary outcome).
+
+    Binary (a `score` column): `label` becomes 1/0 (= positive_label or not), `predicted` is derived from
+    the threshold when absent. Multiclass (`score_<class>` columns, or params `data.classes`): `label`
+    and `predicted` stay class names, `predicted` is the most probable class when absent.
+    """
     import pandas as pd
 
     if not path.is_file():
@@ -93,6 +131,111 @@ def read_predictions(path: Path, threshold: float | None):
         frame = pd.read_csv(path, dtype={"sample_id": str})
     except Exception as exc:
         raise UserError(f"{path}: unreadable CSV: {exc}") from None
+    score_columns = [c for c in frame.columns if str(c).startswith(SCORE_PREFIX)]
+    if classes is not None or (score_columns and "score" not in frame.columns):
+        return _read_multiclass(path, frame, score_columns, classes), classes_of(
+            score_columns, classes
+        )
+    if score_columns:
+        raise UserError(
+            f"{path}: both 'score' and score_<class> columns: a binary outcome has one 'score' "
+            "column, a multiclass one a score_<class> column per class"
+        )
+    return _read_binary(path, frame, threshold, positive_label), None
+
+
+def classes_of(score_columns: list[str], classes: list[Any] | None) -> list[str]:
+    """The class names: params `data.classes` when given, else the score_<class> columns in order."""
+    if classes is not None:
+        return [label_key(c) for c in classes]
+    return [c[len(SCORE_PREFIX) :] for c in score_columns]
+
+
+def _read_multiclass(path: Path, frame, score_columns: list[str], classes: list[Any] | None):
+    names = classes_of(score_columns, classes)
+    wanted = [SCORE_PREFIX + c for c in names]
+    missing = [c for c in ["label", *wanted] if c not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)}")
+    extra = [c for c in score_columns if c not in wanted]
+    if extra:
+        raise UserError(
+            f"{path}: score column(s) {', '.join(extra)} name no class of params.yaml data.classes"
+        )
+    if frame.empty:
+        raise UserError(f"{path}: no rows")
+    if frame[["label", *wanted]].isna().any().any():
+        raise UserError(f"{path}: empty label or score values")
+    frame["label"] = _label_keys(frame["label"])
+    outside = int((~frame["label"].isin(names)).sum())
+    if outside:  # the values are not echoed: a label column may hold anything
+        raise UserError(
+            f"{path}: {outside} row(s) have a label that is not among the classes "
+            f"({', '.join(names)}): a score_<class> column missing, or a wrong label"
+        )
+    if len(names) < 3 or len(set(names)) != len(names):
+        raise UserError(
+            f"{path}: a multiclass outcome needs 3 or more distinct classes "
+            f"(params.yaml data.classes or score_<class> columns), got {len(set(names))}; "
+            "a binary one has a single 'score' column"
+        )
+    scores = frame[wanted]
+    if (
+        not all(pd_numeric(scores[c]) for c in wanted)
+        or not ((scores >= 0) & (scores <= 1)).all().all()
+    ):
+        raise UserError(f"{path}: score_<class> values must be probabilities in [0, 1]")
+    off = int(((scores.sum(axis=1) - 1).abs() > 1e-3).sum())
+    if off:
+        raise UserError(f"{path}: the score_<class> columns of {off} row(s) do not sum to 1")
+    if "predicted" not in frame.columns:
+        frame["predicted"] = [names[i] for i in scores.to_numpy().argmax(axis=1)]
+    else:
+        frame["predicted"] = _label_keys(frame["predicted"])
+        outside = int((~frame["predicted"].isin(names)).sum())
+        if outside:
+            raise UserError(
+                f"{path}: {outside} row(s) have a 'predicted' value that is not among the classes "
+                f"({', '.join(names)})"
+            )
+    return frame
+
+
+def pd_numeric(series) -> bool:
+    from pandas.api.types import is_numeric_dtype
+
+    return bool(is_numeric_dtype(series)) and series.dtype != bool
+
+
+def _binary_labels(path: Path, frame, positive_label: Any) -> None:
+    """`label` → 1 (the positive label) / 0; 0/1 data with the default positive label 1 stays as it is."""
+    keys = _label_keys(frame["label"])
+    positive = label_key(positive_label)
+    values = set(keys.unique())
+    if values <= {"0", "1"} and positive == "1":
+        frame["label"] = (keys == "1").astype(int)
+        return
+    others = values - {positive}
+    if len(others) > 1:
+        hint = (
+            "label must be 0/1 (1 = positive class)"
+            if positive == "1"
+            else f"a binary label has the positive_label '{positive}' and one other value"
+        )
+        raise UserError(
+            f"{path}: {hint}; found {len(values)} distinct values (params.yaml data.positive_label; "
+            "a multiclass outcome needs score_<class> columns)"
+        )
+    frame["label"] = (keys == positive).astype(int)
+    if "predicted" in frame.columns:
+        predicted = _label_keys(frame["predicted"])
+        if not set(predicted.unique()) <= {"0", "1"}:  # class names instead of 1/0
+            if not set(predicted.unique()) <= values | {positive}:
+                raise UserError(f"{path}: 'predicted' must be 1/0 or the label values")
+            frame["predicted"] = (predicted == positive).astype(int)
+
+
+def _read_binary(path: Path, frame, threshold: float | None, positive_label: Any):
     missing = [c for c in ("label", "score") if c not in frame.columns]
     if missing:
         raise UserError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -100,8 +243,9 @@ def read_predictions(path: Path, threshold: float | None):
         raise UserError(f"{path}: no rows")
     if frame[["label", "score"]].isna().any().any():
         raise UserError(f"{path}: empty label or score values")
-    if not set(frame["label"].unique()) <= {0, 1}:
-        raise UserError(f"{path}: label must be 0/1 (1 = positive class)")
+    _binary_labels(path, frame, positive_label)
+    if not pd_numeric(frame["score"]):
+        raise UserError(f"{path}: score must be a probability in [0, 1]")
     if not frame["score"].between(0, 1).all():
         raise UserError(f"{path}: score must be a probability in [0, 1]")
     if "predicted" not in frame.columns:
@@ -123,10 +267,17 @@ def read_predictions(path: Path, threshold: float | None):
     return frame
 
 
-def _entry(frame, methods, *, with_curves: bool) -> dict[str, Any]:
+def _entry(
+    frame, methods, *, with_curves: bool, classes: list[str] | None = None
+) -> dict[str, Any]:
     """Metrics, CIs and calibration of one set of cases (the whole test set or one subgroup)."""
     from samdkit import metrics
 
+    if classes is not None:
+        scores = frame[[SCORE_PREFIX + c for c in classes]].to_numpy(dtype=float)
+        return _sklearn(
+            metrics.multiclass, frame["label"], scores, frame["predicted"], classes, methods
+        )
     entry = metrics.classification(frame["label"], frame["score"], frame["predicted"], methods)
     entry["calibration"] = metrics.calibration(frame["label"], frame["score"], methods)
     if with_curves:
@@ -134,9 +285,22 @@ def _entry(frame, methods, *, with_curves: bool) -> dict[str, Any]:
     return entry
 
 
-def _observed(criterion: Criterion, entry: dict[str, Any]) -> float | None:
-    from samdkit.metrics import flat
+def _sklearn(function, *args, **kwargs):
+    """Call a metric function; a scikit-learn/scipy complaint about the input is one line (exit 2)."""
+    try:
+        return function(*args, **kwargs)
+    except ValueError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(
+            f"predictions: scikit-learn could not compute the metrics: {first}"
+        ) from None
 
+
+def _observed(criterion: Criterion, entry: dict[str, Any]) -> float | None:
+    from samdkit.metrics import class_entry, flat
+
+    if criterion.class_name is not None and entry.get("per_class") is not None:
+        entry = class_entry(entry, criterion.class_name) or {}
     metric = flat(entry).get(criterion.metric) or {}
     if criterion.statistic == "value":
         return metric.get("value")
@@ -144,8 +308,39 @@ def _observed(criterion: Criterion, entry: dict[str, Any]) -> float | None:
     return ci.get("lower" if criterion.statistic == "ci_lower" else "upper")
 
 
+def check_classes(req: Requirements, classes: list[str] | None, positive_label: Any) -> None:
+    """Every `class:` of a criterion names a class of the outcome; multiclass one-vs-rest metrics name one.
+
+    Checked before any metric is computed: a typo in a class is bad input (exit 2), never a FAIL.
+    """
+    from samdkit.metrics import MULTICLASS_OVERALL
+
+    for crit in req.criteria:
+        where = f"{req.path}:{crit.line}: {crit.id}"
+        if classes is None:
+            if crit.class_name is not None and crit.class_name != label_key(positive_label):
+                raise UserError(
+                    f"{where}: class '{crit.class_name}' of a binary outcome must be the "
+                    f"positive_label '{label_key(positive_label)}' (or left out)"
+                )
+        elif crit.class_name is None and crit.metric not in MULTICLASS_OVERALL:
+            raise UserError(
+                f"{where}: {crit.metric} of a multiclass outcome is one-vs-rest: name a class "
+                f"(class: one of {', '.join(classes)}); without a class only "
+                f"{', '.join(MULTICLASS_OVERALL)} apply"
+            )
+        elif crit.class_name is not None and crit.class_name not in classes:
+            raise UserError(
+                f"{where}: class '{crit.class_name}' is not a class of the outcome "
+                f"({', '.join(classes)})"
+            )
+
+
 def evaluate_criteria(
-    req: Requirements, overall: dict[str, Any], subgroups: list[dict[str, Any]]
+    req: Requirements,
+    overall: dict[str, Any],
+    subgroups: list[dict[str, Any]],
+    multiclass: bool = False,
 ) -> list[dict[str, Any]]:
     """Each criterion (one row per subgroup level for `column=*`) → PASS/FAIL with the observed value."""
     rows: list[dict[str, Any]] = []
@@ -163,6 +358,8 @@ def evaluate_criteria(
             "criterion": crit.describe(req.methods.confidence_level),
             "source": f"{req.path.name}:{crit.line}",
         }
+        if crit.class_name is not None or multiclass:
+            base["class"] = crit.class_name
         if crit.subgroup_column is None:
             targets = [(None, overall)]
         else:
@@ -249,14 +446,32 @@ def mark_suppressed(subgroups: list[dict[str, Any]], min_cell: int) -> None:
             shown[0]["suppressed"] = True
 
 
+def _gaps(entry: dict[str, Any], reference: dict[str, Any]) -> dict[str, float | None]:
+    """{metric: entry value - reference value} (None when either is undefined)."""
+    from samdkit.metrics import flat
+
+    ref_flat, gaps = flat(reference), {}
+    for name, metric in flat(entry).items():
+        ref = ref_flat.get(name, {}).get("value")
+        val = metric.get("value")
+        gaps[name] = None if ref is None or val is None else val - ref
+    return gaps
+
+
 def compute(
-    frame, req: Requirements, threshold: float | None, subgroup_columns: list[str] | None
+    frame,
+    req: Requirements,
+    threshold: float | None,
+    subgroup_columns: list[str] | None,
+    classes: list[str] | None = None,
+    positive_label: Any = 1,
 ) -> dict[str, Any]:
-    """The whole evaluation document (without input digests)."""
+    """The whole evaluation document (without input digests); `classes` set = a multiclass outcome."""
     from samdkit import parallel
-    from samdkit.metrics import HEADLINE, flat
+    from samdkit.metrics import HEADLINE, MULTICLASS_OVERALL, class_entry
 
     methods = req.methods
+    check_classes(req, classes, positive_label)
     wanted = list(subgroup_columns or [])
     for group in req.subgroups:
         if group.column not in wanted:
@@ -273,19 +488,16 @@ def compute(
     parts, unexpected = _subgroup_parts(frame, req, wanted)
     # the bootstrap of each set of cases is independent and seeded: spread over the cores
     entries = parallel.map_ordered(
-        lambda task: _entry(task[0], methods, with_curves=task[1]),
+        lambda task: _entry(task[0], methods, with_curves=task[1], classes=classes),
         [(frame, True)] + [(part, False) for _, _, part in parts],
     )
     overall = entries[0]
-    overall_flat = flat(overall)
     subgroups: list[dict[str, Any]] = []
     for (column, value, _), entry in zip(parts, entries[1:], strict=True):
         min_n = req.min_n(column)
-        gaps = {}
-        for name, metric in flat(entry).items():
-            ref = overall_flat.get(name, {}).get("value")
-            val = metric.get("value")
-            gaps[name] = None if ref is None or val is None else val - ref
+        gaps = _gaps(entry, overall)
+        for item in entry.get("per_class") or []:  # multiclass: each class against its overall
+            item["gap_to_overall"] = _gaps(item, class_entry(overall, item["class"]) or {})
         subgroups.append(
             {
                 "column": column,
@@ -297,15 +509,28 @@ def compute(
             }
         )
     mark_suppressed(subgroups, req.min_cell)
-    criteria = evaluate_criteria(req, overall, subgroups)
+    criteria = evaluate_criteria(req, overall, subgroups, multiclass=classes is not None)
     failed = [c for c in criteria if c["result"] != "PASS"]
-    return {
+    kind: dict[str, Any] = {
         "schema": SCHEMA,
-        "generator": {"name": "samdkit", "version": __version__},
         "threshold": threshold,
-        "positive_label": 1,
-        "methods": methods.as_dict(),
+        "positive_label": positive_label,
         "headline_metrics": list(HEADLINE),
+    }
+    if classes is not None:
+        kind = {
+            "schema": SCHEMA_MULTICLASS,
+            "task": "multiclass",
+            "classes": list(classes),
+            "threshold": None,  # the predicted class is the project's (most probable by default)
+            "positive_label": None,
+            "headline_metrics": list(MULTICLASS_OVERALL),
+            "class_metrics": ["sensitivity", "specificity", "ppv", "npv", "f1", "auroc"],
+        }
+    return {
+        **kind,
+        "generator": {"name": "samdkit", "version": __version__},
+        "methods": methods.as_dict(),
         "overall": overall,
         "subgroups": subgroups,
         "subgroups_below_min_n": [
@@ -332,6 +557,7 @@ def log_to_mlflow(train_run: Path, document: dict[str, Any]) -> str:
         run_id = info["run_id"]
     except (ValueError, KeyError, TypeError):
         return f"MLflow: not logged ({train_run.name} has no run_id)"
+    import re
     import time
 
     from mlflow.entities import Metric, RunTag
@@ -341,13 +567,18 @@ def log_to_mlflow(train_run: Path, document: dict[str, Any]) -> str:
 
     stamp = int(time.time() * 1000)
     batch = []
-    for name, metric in flat(document["overall"]).items():
-        if metric.get("value") is not None:
-            batch.append(Metric(f"test_{name}", metric["value"], stamp, 0))
-        ci = metric.get("ci") or {}
-        for side in ("lower", "upper"):
-            if ci.get(side) is not None:
-                batch.append(Metric(f"test_{name}_ci_{side}", ci[side], stamp, 0))
+    parts = [("", document["overall"])] + [  # multiclass: test_<metric>_class_<class> too
+        ("_class_" + re.sub(r"[^A-Za-z0-9_.-]", "_", item["class"]), item)
+        for item in document["overall"].get("per_class") or []
+    ]
+    for suffix, entry in parts:
+        for name, metric in flat(entry).items():
+            if metric.get("value") is not None:
+                batch.append(Metric(f"test_{name}{suffix}", metric["value"], stamp, 0))
+            ci = metric.get("ci") or {}
+            for side in ("lower", "upper"):
+                if ci.get(side) is not None:
+                    batch.append(Metric(f"test_{name}{suffix}_ci_{side}", ci[side], stamp, 0))
     tags = [
         RunTag("samdkit.evaluation.verdict", document["verdict"]),
         RunTag("samdkit.evaluation.sha256", document.get("_sha256", "")),
@@ -365,6 +596,32 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _print_metric(name: str, m: dict[str, Any]) -> None:
+    ci = m.get("ci") or {}
+    print(
+        f"  {name:<12} {_fmt(m.get('value'))}  95% CI {_fmt(ci.get('lower'))}–"
+        f"{_fmt(ci.get('upper'))}  [{ci.get('method', '-')}]"
+    )
+
+
+def _print_metrics(document: dict[str, Any], threshold: float | None) -> None:
+    """The console summary: headline metrics, and one-vs-rest metrics per class for a multiclass outcome."""
+    overall = document["overall"]
+    if "classes" not in document:
+        print(f"n={overall['n']} (positives {overall['n_positive']}), threshold {_fmt(threshold)}")
+        for name in document["headline_metrics"]:
+            _print_metric(name, overall["metrics"][name])
+        return
+    counts = ", ".join(f"{c} {n}" for c, n in overall["class_counts"].items())
+    print(f"n={overall['n']} ({counts}), multiclass")
+    for name in document["headline_metrics"]:
+        _print_metric(name, overall["metrics"][name])
+    for item in overall["per_class"]:
+        print(f"  class {item['class']} (one-vs-rest):")
+        for name in document["class_metrics"]:
+            _print_metric(name, item["metrics"][name])
+
+
 def run(args: argparse.Namespace) -> int:
     project = load_project(".")
     pred_path = Path(args.predictions) if args.predictions else project.path("predictions")
@@ -376,8 +633,17 @@ def run(args: argparse.Namespace) -> int:
 
     req = criteria.load(req_path)
     threshold = _threshold(args, params_path)
-    frame = read_predictions(pred_path, threshold)
-    document = compute(frame, req, threshold, _subgroup_columns(params_path))
+    data = _data_params(params_path)
+    positive_label = data.get("positive_label", 1)
+    if positive_label is None or isinstance(positive_label, dict | list):
+        raise UserError(f"{params_path}: data.positive_label must be a label (a number or text)")
+    classes = data.get("classes")
+    if classes is not None and not isinstance(classes, list):
+        raise UserError(f"{params_path}: data.classes must be a list of class labels")
+    frame, classes = read_predictions(pred_path, threshold, positive_label, classes)
+    document = compute(
+        frame, req, threshold, _subgroup_columns(params_path), classes, positive_label
+    )
 
     def rel(p: Path) -> str:
         try:
@@ -421,15 +687,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     summary = dict(document["summary"])
     if args.format == "text":
-        overall = document["overall"]
-        print(f"n={overall['n']} (positives {overall['n_positive']}), threshold {_fmt(threshold)}")
-        for name in document["headline_metrics"]:
-            m = overall["metrics"][name]
-            ci = m.get("ci") or {}
-            print(
-                f"  {name:<12} {_fmt(m.get('value'))}  95% CI {_fmt(ci.get('lower'))}–"
-                f"{_fmt(ci.get('upper'))}  [{ci.get('method', '-')}]"
-            )
+        _print_metrics(document, threshold)
         for row in document["criteria"]:
             where = f" [{row['subgroup']}]" if row["subgroup"] else ""
             print(

@@ -175,9 +175,19 @@ def _bootstrap(samples, statistic, value: float | None, methods: Methods, vector
 
 
 def classification(
-    y, score, predicted, methods: Methods, *, bootstrap: bool = True
+    y,
+    score,
+    predicted,
+    methods: Methods,
+    *,
+    bootstrap: bool = True,
+    intervals: tuple[str, ...] = ("f1", "auroc", "auprc"),
 ) -> dict[str, Any]:
-    """2×2 table and every headline metric with its CI, for one set of cases."""
+    """2×2 table and every headline metric with its CI, for one set of cases.
+
+    `intervals` names the bootstrapped metrics; the others get their value and `ci: null` (the
+    one-vs-rest AUPRC of each class of a multiclass outcome: its bootstrap is the slow one).
+    """
     import numpy as np
     from sklearn.metrics import (
         average_precision_score,
@@ -205,12 +215,15 @@ def classification(
     auprc = average_precision_score(y, score) if both else None
     pos, neg = score[y == 1], score[y == 0]
     pos_pred, neg_pred = predicted[y == 1], predicted[y == 0]
-    if bootstrap:
-        metrics["f1"] = _bootstrap((pos_pred, neg_pred), _f1_stat, f1, methods, True)
-        metrics["auroc"] = _bootstrap((pos, neg), _auroc_stat, auroc, methods, True)
-        metrics["auprc"] = _bootstrap((pos, neg), _auprc_stat, auprc, methods, True)
-    else:
-        for name, value in (("f1", f1), ("auroc", auroc), ("auprc", auprc)):
+    boot = {
+        "f1": ((pos_pred, neg_pred), _f1_stat, f1),
+        "auroc": ((pos, neg), _auroc_stat, auroc),
+        "auprc": ((pos, neg), _auprc_stat, auprc),
+    }
+    for name, (samples, statistic, value) in boot.items():
+        if bootstrap and name in intervals:
+            metrics[name] = _bootstrap(samples, statistic, value, methods, True)
+        else:
             metrics[name] = {"value": _clean(value), "ci": None}
     if not both:
         for name in ("auroc", "auprc"):
@@ -317,3 +330,86 @@ def flat(entry: dict[str, Any]) -> dict[str, Any]:
         if name in entry.get("calibration", {}):
             merged[name] = entry["calibration"][name]
     return merged
+
+
+# metrics of a multiclass outcome as a whole; every other metric is one-vs-rest and needs a class
+MULTICLASS_OVERALL = ("accuracy", "auroc")
+
+
+def _macro_auroc_stat(scores):
+    """Macro one-vs-rest AUROC of resampled row indices (one sample per reference class), vectorised."""
+    import numpy as np
+
+    def statistic(*idx, axis=-1):
+        idx = [np.asarray(i).astype(int) for i in idx]
+        per_class = []
+        for k, own in enumerate(idx):
+            rest = np.concatenate([i for j, i in enumerate(idx) if j != k], axis=axis)
+            per_class.append(_auroc_stat(scores[own, k], scores[rest, k], axis=axis))
+        return np.mean(per_class, axis=0)
+
+    return statistic
+
+
+def multiclass(
+    y, scores, predicted, classes: list[str], methods: Methods, *, bootstrap: bool = True
+) -> dict[str, Any]:
+    """K×K confusion matrix, accuracy, macro AUROC and a one-vs-rest binary entry per class.
+
+    Each class's entry is exactly the binary entry (classification + calibration) of "this class vs
+    the rest", so its CIs use the same binomial and stratified bootstrap methods as a binary outcome.
+    """
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+    from sklearn.preprocessing import label_binarize
+
+    y = np.asarray(y, dtype=str)
+    predicted = np.asarray(predicted, dtype=str)
+    scores = np.asarray(scores, dtype=float)
+    matrix = confusion_matrix(y, predicted, labels=classes)
+    n = len(y)
+    per_class = []
+    for k, name in enumerate(classes):
+        entry = classification(
+            y == name,
+            scores[:, k],
+            predicted == name,
+            methods,
+            bootstrap=bootstrap,
+            intervals=("f1", "auroc"),
+        )
+        entry["calibration"] = calibration(y == name, scores[:, k], methods)
+        per_class.append({"class": name, **entry})
+    every = all(0 < e["n_positive"] < n for e in per_class)
+    macro = None
+    if every:  # scikit-learn's macro average of the one-vs-rest AUROCs (indicator form)
+        macro = roc_auc_score(label_binarize(y, classes=classes), scores, average="macro")
+    metrics: dict[str, Any] = {"accuracy": proportion(int(np.trace(matrix)), n, methods)}
+    samples = tuple(np.flatnonzero(y == name) for name in classes)
+    if bootstrap:
+        metrics["auroc"] = _bootstrap(samples, _macro_auroc_stat(scores), macro, methods, True)
+    else:
+        metrics["auroc"] = {"value": _clean(macro), "ci": None}
+    metrics["auroc"]["average"] = "macro (one-vs-rest)"
+    if not every:
+        metrics["auroc"]["note"] = "undefined: a class has no case (or every case)"
+    return {
+        "n": n,
+        "class_counts": {e["class"]: e["n_positive"] for e in per_class},
+        "confusion_matrix": {
+            "labels": list(classes),
+            "matrix": [[int(v) for v in row] for row in matrix],
+            "rows": "reference",
+            "columns": "predicted",
+        },
+        "metrics": metrics,
+        "per_class": per_class,
+    }
+
+
+def class_entry(entry: dict[str, Any], name: str | None) -> dict[str, Any] | None:
+    """The one-vs-rest entry of a class in a multiclass entry (None when absent)."""
+    for item in entry.get("per_class") or []:
+        if item.get("class") == name:
+            return item
+    return None
