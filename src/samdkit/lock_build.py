@@ -17,6 +17,7 @@ from samdkit.lock_context import (
     require_model,
     show_rows,
 )
+from samdkit.reproducible import recorded_epoch
 
 
 def build_lock(ctx: Context) -> tuple[dict[str, Any] | None, list[Finding], Any]:
@@ -93,5 +94,7 @@ def build_lock(ctx: Context) -> tuple[dict[str, Any] | None, list[Finding], Any]
             key: run.get(key)
             for key in ("run_id", "experiment_id", "model_name", "model_version", "model_uri")
         },
+        # the build time the model's bytes carry (a rebuild reuses it; null: not normalised)
+        "build": {"source_date_epoch": recorded_epoch(ctx.model_path)},
     }
     return lock, [], train_run

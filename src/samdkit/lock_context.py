@@ -21,6 +21,7 @@ class Settings:
     runs: int = 3
     tolerance: float = 1e-9
     data_stage: str = "prepare"
+    train_stage: str = "train"  # the dvc.yaml stage `--rebuild` re-runs
     workers: int = 0
     tag_mlflow: bool = True
     packages: list[str] = field(default_factory=list)

@@ -78,6 +78,16 @@ def add_verify_lock_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REF_OR_FILE",
         help="a lock file, or a git ref whose committed lock is compared with the current one",
     )
+    parser.add_argument(
+        "--rebuild",
+        nargs="?",
+        const="always",
+        choices=("always", "auto"),
+        help="rebuild the model from the commit (HEAD, or --committed REF) in a temporary folder "
+        "and compare it with the lock: 'reproduced' (bit-identical), 'equivalent rebuild' (golden "
+        "predictions within tolerance) or FAIL; --rebuild=auto rebuilds only when the model is not "
+        "in the workspace (a pull request without a DVC remote), else verifies it as usual",
+    )
 
 
 def _context(args: argparse.Namespace) -> Context:
@@ -188,7 +198,21 @@ def run_verify_lock(args: argparse.Namespace) -> int:
                 )
             )
         lock = committed
+    if args.rebuild == "always" or (args.rebuild == "auto" and not ctx.model_path.exists()):
+        return _run_rebuild(args, ctx, lock, notes)
     findings, summary = verify(ctx, lock)
     findings = notes + findings
     print(render(findings, args.format, title="samdkit verify-lock", summary=summary))
     return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def _run_rebuild(
+    args: argparse.Namespace, ctx: Context, lock: dict[str, Any], notes: list[Finding]
+) -> int:
+    from samdkit import rebuild
+
+    verdict, findings, summary = rebuild.rebuild_and_verify(ctx, lock, args.committed or "HEAD")
+    rebuild.write_verdict(ctx.project.path("reports"), verdict, summary, "verify-lock")
+    title = "samdkit verify-lock --rebuild"
+    print(rebuild.render(notes + findings, args.format, title, verdict, summary))
+    return 1 if verdict == rebuild.FAILED else 0
