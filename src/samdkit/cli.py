@@ -69,6 +69,10 @@ def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     parser = argparse.ArgumentParser(prog=f"samdkit {name}", description=text)
     adder = getattr(module, f"add_{name.replace('-', '_')}_arguments", None) or module.add_arguments
     adder(parser)
+    if name == "verify":  # the auditor's rebuild (samdkit.rebuild) rides on verify's own checks
+        from samdkit.rebuild import add_verify_flag
+
+        add_verify_flag(parser)
     return parser, module
 
 
@@ -97,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser, module = _command_parser(name)
         ns = parser.parse_args(args[1:])
         runner = getattr(module, f"run_{name.replace('-', '_')}", None) or module.run
+        if name == "verify" and ns.rebuild:
+            from samdkit.rebuild import run_verify_rebuild
+
+            return run_verify_rebuild(ns, runner)
         return int(runner(ns) or 0)
     except UserError as exc:
         print(f"samdkit {name}: error: {exc}", file=sys.stderr)

@@ -339,3 +339,99 @@ def render(findings: list[Finding], fmt: str, title: str, verdict: str, summary:
     head, _, last = out.rpartition("\n")
     last = last.replace(f"{title}: PASS", f"{title}: {verdict}", 1)
     return f"{head}\n{last}" if head else last
+
+
+# --------------------------------------------------------------------------- samdkit verify --rebuild
+
+
+def add_verify_flag(parser: Any) -> None:
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="also re-run the pipeline's train stage from the release's commit in a temporary "
+        "folder and compare the model with the signed manifest's digests (the strongest check; "
+        "costs one training run)",
+    )
+
+
+def _manifest_model_files(manifest: dict[str, Any], model_rel: str) -> dict[str, str]:
+    prefix = model_rel.rstrip("/") + "/"
+    return {
+        rel[len(prefix) :]: str(entry.get("sha256"))
+        for rel, entry in manifest.get("files", {}).items()
+        if rel.startswith(prefix) and isinstance(entry, dict)
+    }
+
+
+def _manifest_findings(signed: dict[str, str], rebuilt: dict[str, str], model_rel: str) -> list:
+    if not signed:
+        return [Finding("rebuild-manifest", f"the manifest lists no file of {model_rel}")]
+    return [
+        Finding(
+            "rebuild-manifest",
+            f"{model_rel}/{path}: rebuilt sha256 {rebuilt.get(path)}, signed manifest "
+            f"{signed.get(path)}",
+            file=f"{model_rel}/{path}",
+            detail={"expected": signed.get(path), "actual": rebuilt.get(path)},
+        )
+        for path in sorted(set(signed) | set(rebuilt))
+        if signed.get(path) != rebuilt.get(path)
+    ]
+
+
+def auditor_rebuild(manifest_arg: Path | None) -> tuple[str, list[Finding], dict[str, Any]]:
+    """Rebuild the release's commit and compare with the signed manifest (and the manifested lock)."""
+    from samdkit import lockfile
+    from samdkit import manifest as mf
+    from samdkit.lock_context import Context, Settings
+    from samdkit.project import load_project
+
+    project = load_project(".")
+    path = manifest_arg or project.path("release") / "manifest.json"
+    path = path if path.is_absolute() else project.root / path
+    manifest = mf.load(path)
+    commit = manifest.get("commit") or "HEAD"
+    settings = Settings.from_project(project)
+    ctx = Context(
+        project=project,
+        settings=settings,
+        lock_path=project.path("model_lock"),
+        model_path=project.path("model"),
+        golden_path=project.path("golden_data"),
+        runs=settings.runs,
+    )
+    lock = lockfile.read(ctx.lock_path)
+    verdict, findings, summary = rebuild_and_verify(ctx, lock, str(commit))
+    model_rel = ctx.rel(ctx.model_path)
+    signed = _manifest_model_files(manifest, model_rel)
+    if verdict == REPRODUCED:
+        extra = _manifest_findings(signed, summary["rebuilt_files"], model_rel)
+        if extra:
+            verdict, findings = FAILED, findings + extra
+    elif not signed:
+        findings += _manifest_findings(signed, {}, model_rel)
+        verdict = FAILED
+    return verdict, findings, summary
+
+
+def run_verify_rebuild(args: Any, run_verify: Any) -> int:
+    """`samdkit verify --rebuild`: verify's own checks, then the auditor's rebuild; one output."""
+    import contextlib
+    import io
+    import json
+
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        code = int(run_verify(args) or 0)
+    verdict, findings, summary = auditor_rebuild(args.manifest)
+    title = "samdkit verify --rebuild"
+    fmt = args.format
+    out = render(findings, fmt, title, verdict, summary)
+    if fmt == "json":
+        payload = json.loads(captured.getvalue())
+        payload["rebuild"] = json.loads(out)
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        print(captured.getvalue().rstrip("\n"))
+        print(out)
+    return max(code, 1 if verdict == FAILED else 0)
