@@ -26,6 +26,7 @@ from typing import Any
 from samdkit import __version__, atomic, bounded
 from samdkit.errors import UserError
 from samdkit.escape import md_cell, md_code, md_fence, md_inline
+from samdkit.evaluation import SCHEMAS
 from samdkit.project import load_project
 
 CML_VERSION = "0.20.6"
@@ -116,7 +117,22 @@ def _dig(data: Any, *keys: str) -> Any:
     return data
 
 
-def _metric_value(evaluation: Any, name: str) -> float | None:
+def _class_entry(evaluation: Any, cls: str) -> Any:
+    """The one-vs-rest entry of a class in a multiclass evaluation (None when absent)."""
+    items = _dig(evaluation, "overall", "per_class")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("class") == cls:
+            return item
+    return None
+
+
+def _metric_value(evaluation: Any, name: str, cls: str | None = None) -> float | None:
+    if cls is not None:
+        entry = _dig(_class_entry(evaluation, cls), "metrics", name)
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
     entry = _dig(evaluation, "overall", name)
     if entry is None:
         entry = _dig(evaluation, "overall", "metrics", name)
@@ -279,10 +295,22 @@ def _deltas(evaluation: Any, base: Any, label: str) -> list[str]:
     names = evaluation.get("headline_metrics") if isinstance(evaluation, dict) else None
     names = [n for n in (names if isinstance(names, list) else HEADLINE) if isinstance(n, str)]
     lines = [f"Base: {label}.", "", "| metric | base | this change | Δ |", "|---|---|---|---|"]
-    for name in names:
-        new, old = _metric_value(evaluation, name), _metric_value(base, name)
+    rows: list[tuple[str, str, str | None]] = [(n, n, None) for n in names]
+    classes = evaluation.get("classes") if isinstance(evaluation, dict) else None
+    per_class = evaluation.get("class_metrics") if isinstance(evaluation, dict) else None
+    if isinstance(classes, list) and isinstance(per_class, list):  # multiclass: one-vs-rest rows
+        rows = [(f"{n} (macro)" if n == "auroc" else n, n, None) for n in names]
+        rows += [
+            (f"{n} of class {c}", n, c)
+            for c in classes
+            if isinstance(c, str)
+            for n in per_class
+            if isinstance(n, str)
+        ]
+    for shown, name, cls in rows:
+        new, old = _metric_value(evaluation, name, cls), _metric_value(base, name, cls)
         delta = "—" if new is None or old is None else f"{new - old:+.3f}"
-        lines.append(f"| {md_cell(name)} | {_fmt(old)} | {_fmt(new)} | {delta} |")
+        lines.append(f"| {md_cell(shown)} | {_fmt(old)} | {_fmt(new)} | {delta} |")
     return lines
 
 
@@ -326,6 +354,11 @@ def build(args: argparse.Namespace, project) -> tuple[str, str]:
     evaluation, problem = _read_json(eval_path)
     if evaluation is not None and not isinstance(evaluation, dict):
         evaluation, problem = None, f"`{eval_path.name}` is not a JSON object"
+    if evaluation is not None and evaluation.get("schema") not in SCHEMAS:  # strict, as the report
+        evaluation, problem = (
+            None,
+            f"{md_code(eval_path.name)} has a schema this samdkit does not read",
+        )
     gate_lines, gates = _gates(args, project)
     verdicts = [v for _, v in gates]
     eval_verdict = str(evaluation.get("verdict", "")).upper() if evaluation else ""
@@ -339,6 +372,8 @@ def build(args: argparse.Namespace, project) -> tuple[str, str]:
         else eval_path.name
     )
     base, label = _base_evaluation(project.root, args.base, rel_eval)
+    if isinstance(base, dict) and base.get("schema") not in SCHEMAS:
+        base, label = None, f"{label} (a schema this samdkit does not read)"
     title = {"PASS": "✅ all gates passed", "FAIL": "❌ a gate failed"}.get(
         overall, "❔ no verdict"
     )
