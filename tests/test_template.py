@@ -41,6 +41,7 @@ COMMON_FILES = {
     "compliance/regulatory.yaml",
     "compliance/requirements.yaml",
     "compliance/risks.yaml",
+    "data/raw/.gitignore",
     "dvc.yaml",
     "notebooks/01-exploration.ipynb",
     "params.yaml",
@@ -49,6 +50,7 @@ COMMON_FILES = {
     "src/{pkg}/config.py",
     "src/{pkg}/data.py",
     "src/{pkg}/evaluate.py",
+    "src/{pkg}/example.py",
     "src/{pkg}/model.py",
     "src/{pkg}/train.py",
     "tests/conftest.py",
@@ -181,6 +183,66 @@ def test_pre_gen_hook_rejects_bad_variables(tmp_path, setting, message):
     assert list(tmp_path.iterdir()) == [], "nothing generated"
 
 
+def test_non_ascii_project_name_becomes_an_ascii_package(tmp_path):
+    """Accents and other scripts are transliterated: the package builds and installs everywhere."""
+    result = subprocess.run(
+        [
+            BIN / "samdkit",
+            "new",
+            "--no-input",
+            "--set",
+            "project_name=Triage Pédiatrique Ünï 北京",
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    project = Path(result.stdout.strip())
+    assert project.name == "triage_pediatrique_uni_bei_jing"
+    assert (project / "src/triage_pediatrique_uni_bei_jing/__init__.py").is_file()
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'name = "triage-pediatrique-uni-bei-jing"' in pyproject
+    assert "Triage Pédiatrique" in pyproject, "the display name keeps its accents"
+    # the first-run message says exactly what to run, on stderr (stdout is the project path)
+    assert "git add -A && git commit -m 'scaffold from samdkit'" in result.stderr
+    assert "dvc repro" in result.stderr
+
+
+def test_non_ascii_slug_is_refused_before_anything_is_written(tmp_path):
+    result = subprocess.run(
+        [
+            BIN / "samdkit",
+            "new",
+            "--no-input",
+            "--set",
+            "project_slug=triage_pédiatrique",
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "project_slug 'triage_pédiatrique' is not ASCII" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_readme_asks_for_suites_only_after_the_data_exists(bake):
+    """check-data --init drafts from the prepared data: the README's steps put it after prepare."""
+    readme = (bake(project_name="Order") / "README.md").read_text()
+    own = readme.split("## Use your own data", 1)[1].split("\n## ", 1)[0]
+    steps = [s for s in ("dvc add data/raw/", "dvc repro prepare", "check-data --init") if s in own]
+    assert steps == ["dvc add data/raw/", "dvc repro prepare", "check-data --init"]
+    assert (
+        own.index("dvc add data/raw/")
+        < own.index("dvc repro prepare")
+        < own.index("check-data --init")
+    )
+
+
 def test_unknown_choice_is_one_line(tmp_path):
     result = subprocess.run(
         [BIN / "samdkit", "new", "--no-input", "--set", "ci_platform=jenkins", "-o", str(tmp_path)],
@@ -244,7 +306,7 @@ def test_pipeline_stage_errors_are_one_line(project_copy):
     result = run([sys.executable, "-m", f"{project_copy.name}.data"], project_copy, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().endswith("data/raw/absent.csv: file not found")
-    (project_copy / "data/raw").mkdir(parents=True)
+    (project_copy / "data/raw").mkdir(parents=True, exist_ok=True)
     (project_copy / "data/raw/absent.csv").write_bytes(b"\x00\xff\x00 not,a\ncsv")
     result = run([sys.executable, "-m", f"{project_copy.name}.data"], project_copy, check=False)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1

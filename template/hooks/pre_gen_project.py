@@ -24,7 +24,10 @@ def problems(values: dict) -> list:
     found = []
     for name in ("project_slug", "package_name"):
         value = values[name]
-        if not value.isidentifier() or keyword.iskeyword(value):
+        if not value.isascii():
+            # a package name must be ASCII to build and install everywhere (PEP 508 names)
+            found.append(f"{name} {value!r} is not ASCII (use a-z, digits and _)")
+        elif not value.isidentifier() or keyword.iskeyword(value):
             found.append(f"{name} {value!r} is not a valid Python identifier (use letters, digits, _)")
         elif not value.islower():
             found.append(f"{name} {value!r} must be lower case")

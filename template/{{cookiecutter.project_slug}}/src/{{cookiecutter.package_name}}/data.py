@@ -1,50 +1,35 @@
-"""The prepare stage: load the data, derive the predetermined subgroups, split train/test/golden.
+"""The prepare stage: load the data, check each column has its declared role, split the data.
 
 The split is stratified on the label, with a fixed seed, by sample id: no sample can be in both
 train and test (independence of the test data, a Good Machine Learning Practice principle).
+Messages name columns and counts, never a cell value (an id may be a record number).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from {{ cookiecutter.package_name }}.config import DataError, load_params, require, run_cli
+from {{ cookiecutter.package_name }}.config import (
+    EMBEDDED_PREFIX,
+    DataError,
+    data_settings,
+    load_params,
+    run_cli,
+)
 
 OUT_DIR = Path("data/prepared")
-EMBEDDED = "sklearn:breast_cancer"
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
-
-
-def load_embedded() -> pd.DataFrame:
-    """scikit-learn's bundled Wisconsin diagnostic breast-cancer data; label 1 = malignant."""
-    from sklearn.datasets import load_breast_cancer
-
-    bunch = load_breast_cancer()
-    frame = pd.DataFrame(bunch.data, columns=[_snake(n) for n in bunch.feature_names])
-    frame.insert(0, "sample_id", [f"BC-{i + 1:04d}" for i in range(len(frame))])
-    frame = add_size_tertile(frame)
-    frame["label"] = (bunch.target == 0).astype(int)
-    return frame
-
-
-def add_size_tertile(frame: pd.DataFrame) -> pd.DataFrame:
-    """Lesion-size tertile from mean radius: the default predetermined subgroup."""
-    if "mean_radius" in frame.columns and "size_tertile" not in frame.columns:
-        tertile = pd.qcut(frame["mean_radius"], 3, labels=["small", "medium", "large"])
-        frame = frame.assign(size_tertile=tertile.astype(str))
-    return frame
 
 
 def load_source(source: str) -> pd.DataFrame:
-    if source == EMBEDDED:
+    if source.startswith(EMBEDDED_PREFIX):
+        try:
+            from {{ cookiecutter.package_name }}.example import load_embedded
+        except ImportError:
+            raise DataError(f"params.yaml data.source: {source}: the example was removed") from None
         return load_embedded()
     path = Path(source)
     if not path.is_file():
@@ -59,34 +44,65 @@ def load_source(source: str) -> pd.DataFrame:
         ) from None
 
 
-def split(frame: pd.DataFrame, data: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def checked(frame: pd.DataFrame, data: dict[str, Any]) -> pd.DataFrame:
+    """The frame with its roles checked, excluded columns dropped and numeric features as floats."""
     id_col, label_col = data["id_column"], data["label_column"]
-    missing = [c for c in [id_col, label_col, *data.get("subgroup_columns", [])] if c not in frame]
+    declared = [id_col, label_col, *data["features"], *data["subgroup_columns"]]
+    declared += data["exclude_columns"]
+    missing = [c for c in dict.fromkeys(declared) if c not in frame.columns]
     if missing:
-        raise DataError(f"dataset lacks column(s): {', '.join(missing)}")
+        raise DataError(f"dataset lacks column(s) named in params.yaml data: {', '.join(missing)}")
+    unroled = [c for c in frame.columns if c not in declared]
+    if unroled:
+        raise DataError(
+            f"column(s) with no role in params.yaml data: {', '.join(map(str, unroled))} (list "
+            "each under numeric_features, categorical_features, subgroup_columns, exclude_columns)"
+        )
     if frame.empty:
         raise DataError("dataset is empty")
-    if frame[id_col].duplicated().any():  # counted, never listed: an id may be a record number
-        count = int(frame[id_col].duplicated().sum())
-        raise DataError(f"dataset has {count} duplicate {id_col} value(s)")
+    if frame[id_col].isna().any() or frame[id_col].duplicated().any():
+        count = int(frame[id_col].isna().sum() + frame[id_col].duplicated().sum())
+        raise DataError(f"dataset has {count} empty or duplicate {id_col} value(s)")
+    labels = frame[label_col]
+    if labels.isna().any():
+        raise DataError(f"{int(labels.isna().sum())} row(s) have an empty {label_col}")
+    found = set(labels.astype(str))
+    if data["classes"] is None and (len(found) != 2 or str(data["positive_label"]) not in found):
+        raise DataError(
+            f"a binary {label_col} holds params.yaml data.positive_label and one other value; "
+            f"found {len(found)} distinct value(s) (a multiclass outcome sets data.classes)"
+        )
+    if data["classes"] is not None and found != {str(c) for c in data["classes"]}:
+        unknown = len(found - {str(c) for c in data["classes"]})
+        raise DataError(
+            f"{label_col} and params.yaml data.classes differ ({unknown} value(s) not listed, "
+            "or a listed class never seen)"
+        )
+    frame = frame.drop(columns=data["exclude_columns"])
+    for column in data["numeric_features"]:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if int((values.isna() & frame[column].notna()).sum()):
+            raise DataError(
+                f"numeric feature {column} holds text (list it under categorical_features)"
+            )
+        frame[column] = values.astype("float64")  # same type in every split: one model schema
+    return frame
+
+
+def split(frame: pd.DataFrame, data: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    frame = checked(frame, data)
     train, test = train_test_split(
         frame,
         test_size=data["test_size"],
         random_state=data["seed"],
-        stratify=frame[label_col],
+        stratify=frame[data["label_column"]],
     )
     return {"train": train, "test": test, "golden": test.head(int(data["golden_rows"]))}
 
 
 def main() -> None:
-    params = load_params()
-    data = {
-        key: require(params, f"data.{key}")
-        for key in ("source", "id_column", "label_column", "subgroup_columns", "test_size", "seed")
-    }
-    data["golden_rows"] = require(params, "data.golden_rows")
-    frame = add_size_tertile(load_source(data["source"]))
-    parts = split(frame, data)
+    data = data_settings(load_params())
+    parts = split(load_source(str(data["source"])), data)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for name, part in parts.items():
         tmp = OUT_DIR / f".{name}.csv.tmp"

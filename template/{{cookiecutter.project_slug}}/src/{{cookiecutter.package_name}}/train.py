@@ -14,7 +14,13 @@ from pathlib import Path
 import pandas as pd
 from samdkit.reproducible import pin_numerics
 
-from {{ cookiecutter.package_name }}.config import DataError, data_settings, load_params, require, run_cli
+from {{ cookiecutter.package_name }}.config import (
+    DataError,
+    data_settings,
+    load_params,
+    require,
+    run_cli,
+)
 from {{ cookiecutter.package_name }}.model import (
     build_pipeline,
     feature_columns,
@@ -103,9 +109,10 @@ def main() -> None:
     features = feature_columns(data)
     x, y = train[features], train[data["label_column"]]
 
-    absent = {str(c) for c in data["classes"]} - set(y.astype(str))
+    wanted = [data["positive_label"]] if data["classes"] is None else data["classes"]
+    absent = {str(c) for c in wanted} - set(y.astype(str))
     if absent:
-        raise DataError(f"{len(absent)} class(es) of params.yaml data.classes absent from {TRAIN_CSV}")
+        raise DataError(f"{len(absent)} outcome(s) of params.yaml data: not in {TRAIN_CSV}")
     pipeline, emissions = fit_with_emissions(
         build_pipeline(train_params, data), x, y, str(train_params.get("country_iso_code", "FRA"))
     )
