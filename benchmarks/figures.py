@@ -40,6 +40,7 @@ class Context:
     reps: int | None  # override of every figure's repetitions
     hash_sizes: list[int]
     rows: list[int]
+    engine_rows: list[int] = field(default_factory=lambda: [1_000_000, 10_000_000])
     bin: Path = Path(sys.executable).parent
     project_dir: Path | None = None
 
@@ -507,11 +508,27 @@ def install(ctx: Context) -> list[Row]:
     return [row]
 
 
+def data_sources(ctx: Context) -> list[Row]:
+    """pandas, PostgreSQL and Spark (benchmarks/data_sources.py; imports tests/engines.py)."""
+    from benchmarks.data_sources import data_sources as figure
+
+    return figure(ctx)
+
+
+def rebuild_check(ctx: Context) -> list[Row]:
+    """verify-lock --rebuild beside dvc repro --force train (benchmarks/rebuild.py)."""
+    from benchmarks.rebuild import rebuild_check as figure
+
+    return figure(ctx)
+
+
 FIGURES = {
     "cli": cli_start,
     "hashing": hashing,
     "data": data_check,
+    "sources": data_sources,
     "evidence": evidence,
     "gate": pr_gate,
     "install": install,
+    "rebuild": rebuild_check,
 }

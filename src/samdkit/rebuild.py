@@ -307,7 +307,8 @@ def describe(project: Any, lock: dict[str, Any] | None) -> dict[str, Any]:
     from samdkit.provenance import read_json
 
     record = read_json(project.path("reports") / VERDICT_FILE)
-    root = ((lock or {}).get("artifact") or {}).get("root_digest")
+    artifact = lock.get("artifact") if isinstance(lock, dict) else None
+    root = artifact.get("root_digest") if isinstance(artifact, dict) else None
     if not isinstance(record, dict) or not root or record.get("lock_root_digest") != root:
         return {"verdict": "not run", "text": "rebuild check not run for this model"}
     verdict = str(record.get("verdict"))
