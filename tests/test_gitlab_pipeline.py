@@ -8,7 +8,7 @@ reads a project include from `.gitlab-ci-local/includes/<host>/<project>/<ref>/<
 folder there. The host is gitlab.com: gitlab-ci-local's fallback when `origin` is not a GitLab URL.
 
 Jobs run with `--force-shell-executor --shell-isolation` (each job in its own copy of the checkout, artifacts
-passed along `needs` as on GitLab) and install samdkit from this checkout (variable SAMDKIT_INSTALL, which
+passed along `needs` as on GitLab) and install samdkit from this checkout (variable SAMDKIT_SPEC, which
 the pipeline.yml input samdkit-spec feeds) with uv, from this machine's uv cache, offline after one warm-up.
 
 Not run here: posting the MR comment to GitLab's notes API. `curl` is a recording stand-in first on PATH
@@ -149,7 +149,7 @@ def run_pipeline(gl: dict, project: Path, work: Path, **variables: str) -> tuple
     vendor_includes(project)
     variables = {
         **MR_VARIABLES,
-        "SAMDKIT_INSTALL": gl["spec"],
+        "SAMDKIT_SPEC": gl["spec"],
         "UV_CACHE_DIR": gl["cache"],
         "UV_OFFLINE": "1",
         **variables,
