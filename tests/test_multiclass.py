@@ -5,7 +5,9 @@ Every number is checked against scikit-learn called directly here on the same pr
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -306,3 +308,155 @@ def test_string_binary_labels_honour_positive_label(tmp_path):
     )
     code5, _, done5 = evaluate(root5)
     assert code5 == 2 and "must be the positive_label 'dead'" in done5.stderr
+
+
+# ----------------------------------------------------------------------------- report, card, comment
+
+
+def words_of(pdf: Path) -> list[tuple[int, float, float, float, float, str]]:
+    """Every word of the PDF with its page and box (poppler's pdftotext -bbox)."""
+    import html
+    import re
+
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    found = []
+    for page, body in enumerate(out.split("<page ")[1:], start=1):
+        for m in re.finditer(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<', body
+        ):
+            x0, y0, x1, y1 = (float(v) for v in m.groups()[:4])
+            found.append((page, x0, y0, x1, y1, html.unescape(m.group(5))))
+    return found
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    """The multiclass project with the full evidence set of tests/test_report.py: evaluate, report, comment."""
+    from tests.test_report import populate
+
+    root = tmp_path_factory.mktemp("mcreport")
+    csv = root.parent / f"{root.name}-predictions.csv"
+    multiclass_frame().to_csv(csv, index=False)
+    populate(root, csv)
+    (root / "compliance" / "requirements.yaml").write_text(REQUIREMENTS)
+    (root / "params.yaml").write_text(MC_PARAMS + "  source: synthetic three-class outcome\n")
+    env = {**__import__("os").environ, "SOURCE_DATE_EPOCH": "1767225600"}
+    for argv in (
+        ["evaluate", "--no-mlflow"],
+        ["report"],
+        ["comment", "--output", "comment.md", "--gate", "lint=success"],
+    ):
+        done = samdkit_cli(*argv, cwd=root, env=env)
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
+    return root
+
+
+@pytest.mark.slow
+def test_report_pdf_lays_out_the_confusion_matrix_and_per_class_rows(reported):
+    doc = json.loads((reported / "reports" / "evaluation.json").read_text())
+    # one vertical coordinate through the document: page * 1000 + y (an A4 page is 842 pt high)
+    words = [
+        (x0, page * 1000 + y0, x1, page * 1000 + y1, text)
+        for page, x0, y0, x1, y1, text in words_of(
+            reported / "reports" / "clinical-validation-report.pdf"
+        )
+    ]
+    matrix = doc["overall"]["confusion_matrix"]["matrix"]
+
+    def below(text: str, after: float) -> tuple:
+        return min((w for w in words if w[4] == text and w[1] > after), key=lambda w: w[1])
+
+    def row_of(label: str, after: float) -> list[str]:
+        """The words of the first line below `after` whose first word is label, left to right."""
+        for start in sorted(
+            (w for w in words if w[4] == label and w[1] > after), key=lambda w: w[1]
+        ):
+            line = sorted((w for w in words if abs(w[1] - start[1]) < 2), key=lambda w: w[0])
+            if line[0][4] == label:
+                return [w[4] for w in line]
+        raise AssertionError(f"no line starts with {label}")
+
+    top = below("Confusion", 2000)[1]  # section 7, after the first page
+    for label, counts in zip(CLASSES, matrix, strict=True):
+        assert row_of(label, top) == [label, *map(str, counts), str(sum(counts))]
+    # the per-class table: one row per class, its sensitivity under the Sensitivity column head
+    title = below("Per", top)
+    header = below("Sensitivity", title[1])
+    for item in doc["overall"]["per_class"]:
+        cells = row_of(item["class"], header[1])
+        sens = f"{item['metrics']['sensitivity']['value']:.3f}"
+        assert cells[:3] == [item["class"], str(item["n_positive"]), sens]
+        box = below(sens, header[1])
+        assert header[0] - 40 < box[0] and box[2] < header[2] + 40, (box, header)
+    text = subprocess.run(
+        ["pdftotext", "-raw", str(reported / "reports" / "clinical-validation-report.pdf"), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "lower 95% CI bound of sensitivity of class dead >=" in text
+    assert "Classes (test)" in text and "multiclass outcome" in text
+
+
+@pytest.mark.slow
+def test_model_card_and_hugging_face_metadata_hold_per_class_metrics(reported):
+    import yaml
+
+    doc = json.loads((reported / "reports" / "evaluation.json").read_text())
+    card = json.loads((reported / "reports" / "model-card.json").read_text())
+    dead = next(e for e in doc["overall"]["per_class"] if e["class"] == "dead")
+    rows = [
+        q
+        for q in card["quantitative_analysis"]
+        if q.get("class") == "dead" and q["slice"] == "overall"
+    ]
+    sens = next(q for q in rows if q["metric"] == "sensitivity")
+    assert sens["value"] == dead["metrics"]["sensitivity"]["value"]
+    assert sens["pass"] is True and "of class dead" in sens["acceptance_criterion"]
+    md = (reported / "reports" / "model-card.md").read_text()
+    front = yaml.safe_load(md.split("---")[1])
+    result = front["model-index"][0]["results"][0]
+    assert result["task"]["name"] == "Multiclass classification"
+    by_name = {(m["type"], (m.get("args") or {}).get("class")): m for m in result["metrics"]}
+    for item in doc["overall"]["per_class"]:
+        for metric in ("sensitivity", "specificity", "ppv", "npv", "auroc"):
+            entry = by_name[(metric, item["class"])]
+            assert entry["value"] == round(item["metrics"][metric]["value"], 4)
+            assert f"of class {item['class']}" in entry["name"]
+    assert by_name[("auroc", None)]["value"] == round(
+        doc["overall"]["metrics"]["auroc"]["value"], 4
+    )
+    assert f"| sensitivity (class dead) | overall | {doc['overall']['n']} |" in md
+    pdf_words = [w[5] for w in words_of(reported / "reports" / "model-card.pdf")]
+    assert sum(1 for a, b in itertools.pairwise(pdf_words) if (a, b) == ("class", "dead")) >= 5
+
+
+@pytest.mark.slow
+def test_pr_comment_shows_per_class_metrics(reported):
+    doc = json.loads((reported / "reports" / "evaluation.json").read_text())
+    md = (reported / "comment.md").read_text()
+    dead = next(e for e in doc["overall"]["per_class"] if e["class"] == "dead")
+    value = f"{dead['metrics']['sensitivity']['value']:.3f}"
+    assert f"| sensitivity of class dead | — | {value} | — |" in md
+    macro = f"{doc['overall']['metrics']['auroc']['value']:.3f}"
+    assert f"| auroc (macro) | — | {macro} | — |" in md
+    assert "lower 95% CI bound of sensitivity of class dead >= 0.3" in md
+    # the patient-level rows never reach the comment: no row number of the predictions appears
+    assert "score_dead" not in md
+
+
+@pytest.mark.slow
+def test_readers_refuse_an_evaluation_schema_they_do_not_know(reported, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(reported, root)
+    path = root / "reports" / "evaluation.json"
+    doc = json.loads(path.read_text())
+    doc["schema"] = "samdkit/evaluation/v9"
+    path.write_text(json.dumps(doc))
+    before = (root / "reports" / "clinical-validation-report.pdf").read_bytes()
+    done = samdkit_cli("report", "--no-pdf", cwd=root)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "'samdkit/evaluation/v9' is not one" in done.stderr
+    assert (root / "reports" / "clinical-validation-report.pdf").read_bytes() == before
+    done = samdkit_cli("comment", "--output", "c.md", cwd=root)
+    assert "has a schema this samdkit does not read" in (root / "c.md").read_text()
