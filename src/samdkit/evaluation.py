@@ -3,8 +3,12 @@
 
 Reads the test-set predictions (reports/predictions.csv: label, score, predicted + subgroup columns; a row or
 id column is ignored), compliance/requirements.yaml (docs/requirements-grammar.md) and params.yaml
-`evaluate.threshold`; writes reports/evaluation.json (docs/evaluation-schema.md), which the report, the model
+`evaluate.threshold`, `data.positive_label` (labels may be text: label == positive_label is positive) and
+`data.classes`; writes reports/evaluation.json (docs/evaluation-schema.md), which the report, the model
 card, the PR comment and MLflow all read. Exit 1 when any acceptance criterion fails.
+
+A multiclass outcome (score_<class> columns, or data.classes) gets one-vs-rest metrics per class, the
+confusion matrix and the macro AUROC (schema v2); a binary one is exactly the v1 document.
 
 Aggregate only: subgroup labels come from the expected values of requirements.yaml, other values are counted;
 no row value or id is ever written or printed.
@@ -35,7 +39,8 @@ CORE_COLUMNS = ("sample_id", "label", "score", "predicted")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Compute the 2x2 table, sensitivity, specificity, PPV, NPV, accuracy, F1, AUROC, AUPRC with 95% CIs, "
-        "calibration and per-subgroup metrics from the test-set predictions; evaluate every acceptance "
+        "calibration and per-subgroup metrics from the test-set predictions (a multiclass outcome: the "
+        "confusion matrix, accuracy, macro AUROC and those metrics one-vs-rest per class); evaluate every acceptance "
         "criterion of compliance/requirements.yaml; write reports/evaluation.json. Exit 1 if a criterion fails."
     )
     parser.add_argument("--predictions", help="predictions CSV (default: reports/predictions.csv)")
