@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", help="hashing sizes, comma separated, e.g. 100M,1G,2G")
     parser.add_argument("--rows", help="data-check rows, comma separated, e.g. 10000,1000000")
+    parser.add_argument(
+        "--engine-rows",
+        help="rows of the pandas/PostgreSQL/Spark figure (default 1000000,10000000; small 100000)",
+    )
     parser.add_argument("--reps", type=int, help="repetitions of every figure (default per figure)")
     parser.add_argument(
         "--only", help=f"comma separated figures (default all: {','.join(FIGURES)})"
@@ -93,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         reps=args.reps,
         hash_sizes=[_size(s) for s in args.sizes.split(",")] if args.sizes else sizes,
         rows=[int(r) for r in args.rows.split(",")] if args.rows else rows,
+        engine_rows=[int(r) for r in args.engine_rows.split(",")]
+        if args.engine_rows
+        else ([100_000] if args.scale == "small" else [1_000_000, 10_000_000]),
     )
     started, load_before = dt.datetime.now(dt.UTC), _load()
     results: list[Row] = []
@@ -119,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 "scale": args.scale,
                 "hash_sizes": ctx.hash_sizes,
                 "rows": ctx.rows,
+                "engine_rows": ctx.engine_rows,
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
                 "load_before": load_before,
                 "load_after_figure": loads,

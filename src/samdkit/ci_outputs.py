@@ -253,13 +253,16 @@ def _run_gate(name: str, cmd: list[str], fix: list[str]) -> int:
     reason = _reason(list(tail), code)
     if verdict == "ERROR":
         reason = f"could not run: {reason}"
+    from samdkit.data_sources import redact  # a database URL's password never reaches the result
+
+    shown = redact(" ".join(cmd))
     result = gate_result(
         name,
         verdict,
         reason,
-        fix or DEFAULT_FIX.get(name, [" ".join(cmd)]),
+        fix or DEFAULT_FIX.get(name, [shown]),
         exit_code=code,
-        command=" ".join(cmd),
+        command=shown,
     )
     write_gate(path, result)
     publish(result)

@@ -40,6 +40,8 @@ from samdkit.errors import UserError
 ENGINES = ("pandas", "sql", "spark")
 KEYS = {"engine", "path", "url", "url_env", "table", "schema", "query", "spark"}
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# URL query parameters that carry a credential (libpq, ODBC, token-based drivers)
+SECRET_PARAMETERS = {"password", "passwd", "pwd", "sslpassword", "token", "access_token"}
 # how a Spark CSV column is typed for each target of the suite's typing plan (data_check.plan_types)
 SPARK_TYPES = {
     "int": "bigint",
@@ -216,6 +218,12 @@ def parse(name: str, spec: Any, root: Path, where: str) -> Source:
     if engine == "sql":
         if bool(spec.get("url")) == bool(spec.get("url_env")):
             raise UserError(f"{where}: give one of url (may hold ${{VAR}}) or url_env")
+        if spec.get("url") and written_secret(spec["url"]):
+            raise UserError(
+                f"{where}: the url holds a password written out: write it as ${{VAR}} (taken from "
+                "the environment) or put the whole URL in the variable that url_env names"
+            )
+        _require_sqlalchemy(where)
         if bool(spec.get("table")) == bool(spec.get("query")):
             raise UserError(f"{where}: give one of table or query")
         if spec.get("schema") and not spec.get("table"):
@@ -245,6 +253,51 @@ def parse(name: str, spec: Any, root: Path, where: str) -> Source:
         path=(root / spec["path"]).resolve(),
         spark=tuple(sorted((k, str(v)) for k, v in settings.items())),
     )
+
+
+def written_secret(url: str) -> bool:
+    """True when a URL carries a credential that is not a ``${VAR}`` reference: a password in a
+    pyproject.toml, a CI file or a command line (the process list, a gate result's command)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    bare = ENV_REFERENCE.sub("", url)
+    try:
+        parts = urlsplit(bare)
+        password = parts.password
+    except ValueError:
+        return False
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    return bool(password) or any(k.lower() in SECRET_PARAMETERS and v for k, v in query)
+
+
+URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][\w+.-]*://[^\s:/@]*:)(?P<password>\S+?)(?=@[^@\s/?#]*(?:[/?#\s]|$))"
+)
+QUERY_SECRET = re.compile(
+    rf"(?i)(?P<head>[?&](?:{'|'.join(SECRET_PARAMETERS)})=)(?P<password>[^&\s]+)"
+)
+
+
+def redact(text: str) -> str:
+    """Text (a recorded command line) with every credential written in a URL replaced by ``***``;
+    ``${VAR}`` references stay (they are not secrets)."""
+
+    def hide(match: re.Match[str]) -> str:
+        if ENV_REFERENCE.fullmatch(match.group("password")):
+            return match.group(0)
+        return match.group("head") + "***"
+
+    return QUERY_SECRET.sub(hide, URL_PASSWORD.sub(hide, text))
+
+
+def _require_sqlalchemy(where: str) -> None:
+    """A database source needs the sql extra; said before any work, not as an internal error."""
+    try:
+        import sqlalchemy  # noqa: F401
+    except ImportError:
+        raise UserError(
+            f'{where}: a database source needs SQLAlchemy and a driver: pip install "samdkit[sql]"'
+        ) from None
 
 
 def configured(section: dict[str, Any], root: Path) -> dict[str, Source]:
