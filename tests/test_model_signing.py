@@ -212,7 +212,7 @@ def test_signature_swapped_for_another_keys_fails(release, tmp_path):
     done = verify(release)
     assert done.returncode == 1
     [finding] = model_findings(done)
-    assert "CN=Somebody Else" in finding["message"]
+    assert "Common Name: Somebody Else" in finding["message"]
     assert finding["message"].endswith("not by the manifest's signer")
     assert any(f["check"] == "manifest-file" and f["file"] == SIG for f in errors(done))
 
@@ -289,3 +289,70 @@ def test_rsa_key_signs_the_pdfs_and_says_why_the_model_has_no_signature(locked, 
         SIG,
         "present but not named in the signed manifest",
     )
+
+
+def test_same_per_file_sha256_as_model_lock_and_a_different_root(signed_model):
+    """What docs/model-lock.md states: same per-file digests, two root constructions."""
+    import base64
+
+    from samdkit import digests, lockfile
+
+    bundle = json.loads((signed_model / SIG).read_bytes())
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    resources = statement["predicate"]["resources"]
+    [subject] = statement["subject"]
+    lock = lockfile.read(signed_model / "model.lock")["artifact"]
+    assert subject["name"] == "model"
+    # model-signing's root: SHA-256 over the raw per-file digests in the resources' (sorted) order
+    raw = b"".join(bytes.fromhex(r["digest"]) for r in resources)
+    assert [r["name"] for r in resources] == sorted(f["path"] for f in lock["files"])
+    assert subject["digest"]["sha256"] == hashlib.sha256(raw).hexdigest()
+    # model.lock's root: SHA-256 over "relpath\0sha256\n" lines
+    pairs = [(r["name"], r["digest"]) for r in resources]
+    assert lock["root_digest"] == digests.root_digest(pairs) != subject["digest"]["sha256"]
+
+
+def test_a_run_killed_after_the_model_signature_rolls_it_back(locked, tmp_path, monkeypatch):
+    from tests.test_sign_hardening import interrupt
+
+    root = tmp_path / "proj"
+    shutil.copytree(locked, root)
+    interrupt(root, monkeypatch, "manifest.json", "--demo")
+    assert (root / SIG).is_file() and not (root / "release/manifest.json").exists()
+    pending = json.loads((root / "release/.sign-pending.json").read_text())
+    assert SIG in [f["path"] for f in pending["files"]]
+    back = samdkit(root, "sign", "--rollback")
+    assert back.returncode == 0, back.stderr
+    assert SIG in back.stdout
+    assert not (root / SIG).exists()
+
+
+@pytest.mark.slow
+def test_dvc_cache_links_are_signed_as_their_files_and_a_linked_folder_is_refused(locked, tmp_path):
+    root = tmp_path / "proj"
+    shutil.copytree(locked, root)
+    cache = root / ".dvc/cache/files/md5/ab"
+    cache.mkdir(parents=True)
+    (root / MODEL_FILE).rename(cache / "cdef0123")
+    (root / MODEL_FILE).symlink_to(Path("../../.dvc/cache/files/md5/ab/cdef0123"))
+    done = samdkit(root, "sign", "--demo")
+    assert done.returncode == 0, done.stderr
+    assert verify(root).returncode == 0
+    cli = subprocess.run(
+        [str(MODEL_SIGNING), "verify", "certificate", "--signature", SIG, "--allow_symlinks",
+         "--certificate_chain", str(pdf_cert(root, tmp_path)), MODEL],
+        cwd=root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    # a folder link would be left out by model-signing: no model signature, and sign says why
+    again = tmp_path / "again"
+    shutil.copytree(locked, again)
+    (again / ".dvc/cache/dir0").mkdir(parents=True)
+    (again / MODEL / "extra").symlink_to(Path("../../.dvc/cache/dir0"))
+    done = samdkit(again, "sign", "--demo")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "no OpenSSF model signature: extra in the model folder is a symbolic link to a folder"
+        in (done.stdout)
+    )
+    assert not (again / SIG).exists()

@@ -189,6 +189,7 @@ def test_manifest_lists_every_release_file_and_openssl_verifies_its_signature(si
             "model.lock",
             "models/model/MLmodel",
             MODEL_FILE,
+            "models/model.sig",  # the OpenSSF model signature (tests/test_model_signing.py)
             CARD,
             REPORT,
             "reports/data-check.json",

@@ -67,6 +67,30 @@ def planned(project: Project, release_files: list[str]) -> Path | None:
     return signature_path(model)
 
 
+def skip_reason(target: Path, material: keys.SigningMaterial) -> str | None:
+    """Why this release gets no model signature (None: it gets one). The model files stay covered
+    by the signed manifest either way."""
+    return unsupported_key(material) or _linked_folder(
+        target.with_name(target.name[: -len(SUFFIX)])
+    )
+
+
+def _linked_folder(model: Path) -> str | None:
+    """model-signing silently leaves out a folder reached through a symbolic link (samdkit lock
+    refuses one); a signature that covers less than the folder is not written."""
+    import os
+
+    for current, dirs, _ in os.walk(model):
+        for name in sorted(dirs):
+            if (Path(current) / name).is_symlink():
+                rel = (Path(current) / name).relative_to(model).as_posix()
+                return (
+                    f"{rel} in the model folder is a symbolic link to a folder, which model-signing "
+                    "does not follow; the model files stay covered by the signed manifest"
+                )
+    return None
+
+
 def unsupported_key(material: keys.SigningMaterial) -> str | None:
     """Why model-signing cannot sign with this key (None when it can)."""
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -115,7 +139,9 @@ def sign(project: Project, target: Path, material: keys.SigningMaterial) -> Mode
         )
         out = folder / target.name
         try:
-            signing.Config().set_hashing_config(hashing.Config()).use_certificate_signer(
+            # symbolic links to files (a DVC cache link) are followed: sign checked they stay inside
+            hashing_config = hashing.Config().set_allow_symlinks(True)
+            signing.Config().set_hashing_config(hashing_config).use_certificate_signer(
                 private_key=key, signing_certificate=cert, certificate_chain=[chain]
             ).sign(model, out)
         except ValueError as exc:  # e.g. a symbolic link inside the folder
@@ -232,10 +258,12 @@ def _anchors(policy: Any, leaf: Any) -> Iterator[tuple[Path, bool]]:
 
 def _verify_with_model_signing(model: Path, sig: Path, anchors: Path, partial: bool) -> None:
     """model-signing's own check: the chain, the DSSE signature, and every file of the folder."""
-    from model_signing import verifying
+    from model_signing import hashing, verifying
     from OpenSSL import crypto
 
     config = verifying.Config().use_certificate_verifier(certificate_chain=[anchors])
+    # as signed: links to files followed (model-signing's guessed configuration would refuse them)
+    config.set_hashing_config(hashing.Config().set_allow_symlinks(True))
     store = getattr(getattr(config, "_verifier", None), "_store", None)
     if partial and store is not None:  # a pinned leaf issued by a CA is its own trust anchor
         store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
@@ -291,6 +319,10 @@ def check(
         return
     if not sig.is_file():
         return  # manifest-file reports it missing
+    linked = _linked_folder(model)
+    if linked:  # model-signing would not look inside it
+        findings.append(Finding(CHECK, linked.split(";")[0] + ", not covered", file=rel))
+        return
     try:
         data = sig.read_bytes()
         covered = resources(data)
@@ -315,10 +347,14 @@ def _judge(
     manifest_signer: str | None, findings: list[Finding],
 ) -> None:  # fmt: skip
     """After model-signing accepted the bundle: whose it is, and whether it covers model.lock."""
-    from cryptography.hazmat.primitives import hashes
+    from asn1crypto import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
 
-    fingerprint = leaf.fingerprint(hashes.SHA256()).hex()
-    who = f"{leaf.subject.rfc4514_string()}, certificate sha256 {fingerprint}"
+    from samdkit import trust
+
+    signer = trust.identity(x509.Certificate.load(leaf.public_bytes(Encoding.DER)))
+    fingerprint = signer["sha256"]
+    who = f"{signer['subject']}, certificate sha256 {fingerprint}"  # as the PDF checks print it
     if manifest_signer and fingerprint != manifest_signer:
         findings.append(Finding(CHECK, f"signed by {who}, not by the manifest's signer", file=rel))
         return

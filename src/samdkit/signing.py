@@ -850,11 +850,14 @@ def run(args: argparse.Namespace) -> int:
     }
     if model_sig is not None:
         atomic.write_bytes(model_sig.path, model_sig.data)
-        result["model_signature"] = {"path": _rel(project, model_sig.path), "n": model_sig.files}
+        result["model_signature"] = {
+            "path": _rel(project, model_sig.path),
+            "files": model_sig.files,
+        }
     elif plan.model_sig is not None:
-        from samdkit.model_signature import unsupported_key
+        from samdkit.model_signature import skip_reason
 
-        result["model_signature_skipped"] = unsupported_key(material)
+        result["model_signature_skipped"] = skip_reason(plan.model_sig, material)
     if manifest_path is not None:
         from samdkit import manifest as mf
 
@@ -868,11 +871,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _model_signature(plan: Plan, material: keys.SigningMaterial):
-    """The model folder's OpenSSF signature in memory (None: no model folder, or a key type
-    model-signing cannot use, which sign reports)."""
+    """The model folder's OpenSSF signature in memory (None: no model folder, or one model-signing
+    cannot sign, which sign reports)."""
     from samdkit import model_signature
 
-    if plan.model_sig is None or model_signature.unsupported_key(material):
+    if plan.model_sig is None or model_signature.skip_reason(plan.model_sig, material):
         return None
     return model_signature.sign(plan.project, plan.model_sig, material)
 
@@ -911,7 +914,7 @@ def _print(result: dict[str, Any], fmt: str) -> None:
         )
     if "model_signature" in result:
         sig = result["model_signature"]
-        print(f"wrote {sig['path']}: OpenSSF model signature of {sig['n']} model files")
+        print(f"wrote {sig['path']}: OpenSSF model signature of {sig['files']} model files")
     if result.get("model_signature_skipped"):
         print(f"no OpenSSF model signature: {result['model_signature_skipped']}")
     if "manifest" in result:
