@@ -356,3 +356,72 @@ def test_dvc_cache_links_are_signed_as_their_files_and_a_linked_folder_is_refuse
         in (done.stdout)
     )
     assert not (again / SIG).exists()
+
+
+def ca_and_leaf(folder: Path) -> tuple[Path, Path, Path, str]:
+    """An organisation root (EC) and a signer certificate it issued: root.pem, key, cert, fingerprint."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+    def cert(name: str, key, issuer: str, issuer_key, ca: bool):
+        usage = dict.fromkeys(
+            ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+             "encipher_only", "decipher_only"), False,
+        )  # fmt: skip
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca, **usage),
+                critical=True,
+            )
+            .sign(issuer_key, hashes.SHA256())
+        )  # fmt: skip
+
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = cert("Hospital Root CA", root_key, "Hospital Root CA", root_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = cert("Release Signer", key, "Hospital Root CA", root_key, ca=False)
+    paths = folder / "root.pem", folder / "signer.key", folder / "signer.pem"
+    paths[0].write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths[2].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    return (*paths, leaf.fingerprint(hashes.SHA256()).hex())
+
+
+@pytest.mark.slow
+def test_an_organisation_issued_key_verifies_by_trust_root_and_by_pin(locked, tmp_path):
+    root_pem, key, cert, fingerprint = ca_and_leaf(tmp_path)
+    root = tmp_path / "proj"
+    shutil.copytree(locked, root)
+    env = {"SAMDKIT_SIGNING_KEY": str(key), "SAMDKIT_SIGNING_CERT": str(cert)}
+    done = samdkit(root, "sign", env=env)
+    assert done.returncode == 0, done.stderr
+    assert model_signing_verify(root, root_pem).returncode == 0  # model-signing, to the root
+    for trust in (["--trust", str(root_pem)], ["--expect-signer", fingerprint]):
+        checked = samdkit(root, "verify", *trust, "--format", "json")
+        [finding] = model_findings(checked)
+        assert finding["severity"] == "pass", (trust, finding)
+    # another organisation's root: the chain does not end there
+    other, *_ = ca_and_leaf(
+        tmp_path / "other" if (tmp_path / "other").mkdir() is None else tmp_path
+    )
+    checked = samdkit(root, "verify", "--trust", str(other), "--format", "json")
+    [finding] = model_findings(checked)
+    assert finding["message"].startswith("the signer's certificate does not chain to the trust")
