@@ -307,3 +307,48 @@ def test_gitlab_include_validates_tables_without_exposing_the_password(
     assert len(results_json) == 2
     _secrets_absent(log, *(json.dumps(g) for g in gates.values()), *results_json)
     _secrets_absent(*(p.read_text(errors="replace") for p in state.glob("output/*.log")))
+
+
+# -- what every door relies on: credentials only from the environment ---------------------------------
+
+
+def test_a_password_written_in_pyproject_is_refused_without_showing_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from samdkit.cli import main
+
+    _project(tmp_path)
+    with (tmp_path / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "[tool.samdkit.data.sources.db]\n"
+            'url = "postgresql+psycopg://reader:wrong-Pass-77@db.hospital/omop"\n'
+            'table = "person"\n'
+            '[[tool.samdkit.data.checks]]\ndataset = "db"\nsuite = "patients.json"\n'
+        )
+    code = main(["check-data", "--root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "[tool.samdkit.data.sources.db]: the url holds a password written out" in err
+    _secrets_absent(err)
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_database_source_without_the_sql_extra_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """samdkit[data] alone has no SQLAlchemy: a clear line (exit 2), not an internal error."""
+    import sys
+
+    from samdkit.cli import main
+
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # as if not installed: import fails
+    _project(tmp_path)
+    source = ["--url", "postgresql://db/omop", "--table", "t"]
+    suite = ["--suite", str(tmp_path / "patients.json")]
+    code = main(["check-data", "--root", str(tmp_path), *source, *suite])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == (
+        "samdkit check-data: error: command line: a database source needs SQLAlchemy and a "
+        'driver: pip install "samdkit[sql]"'
+    )
