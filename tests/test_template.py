@@ -243,6 +243,55 @@ def test_readme_asks_for_suites_only_after_the_data_exists(bake):
     )
 
 
+SKOPS_TRUST = """
+import operator, sys
+import numpy as np, pandas as pd, skops.io
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from {pkg}.config import ConfigError
+from {pkg}.model import build_pipeline, skops_trusted_types
+
+frame = pd.DataFrame({{"age": [61.0, np.nan, 70, 55, 48, 66] * 4, "sex": ["f", "m", None, "m", "f", "m"] * 4}})
+y = np.array(["dead", "alive", "dead"] * 8)
+data = {{"numeric_features": ["age"], "categorical_features": ["sex"]}}
+train = {{"C": 1.0, "max_iter": 200, "seed": 0}}
+for final in (None, RandomForestClassifier(n_estimators=3, random_state=0), HistGradientBoostingClassifier()):
+    pipeline = build_pipeline(train, data)
+    if final is not None:
+        pipeline.steps[-1] = ("final", final)
+    pipeline.fit(frame, y)
+    skops.io.dump(pipeline, "model.skops")
+    loaded = skops.io.load("model.skops", trusted=skops_trusted_types(pipeline))
+    assert (loaded.predict_proba(frame) == pipeline.predict_proba(frame)).all()
+    print("loaded", type(loaded.steps[-1][1]).__name__)
+odd = make_pipeline(FunctionTransformer(operator.neg), build_pipeline(train, {{**data, "categorical_features": []}}))
+try:
+    skops_trusted_types(odd.fit(frame[["age"]].fillna(60), y))
+except ConfigError as exc:
+    print("refused", exc)
+"""
+
+
+def test_skops_trust_is_derived_from_the_pipeline(bake, tmp_path):
+    """Any estimator or encoder the template's pipeline uses saves and loads with no list edited by
+    hand; a function skops would run that no pipeline type accounts for is refused, named."""
+    project = bake(project_name="Trust")
+    script = tmp_path / "derive_skops_trust.py"
+    script.write_text(SKOPS_TRUST.format(pkg=project.name))
+    result = run([sys.executable, str(script)], tmp_path, env={**project_env(project)})
+    loaded = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("loaded")]
+    assert loaded == [
+        "LogisticRegression",
+        "RandomForestClassifier",
+        "HistGradientBoostingClassifier",
+    ]
+    assert (
+        "refused skops: the model holds types the pipeline does not use: ['_operator.neg']"
+        in result.stdout
+    )
+
+
 def test_unknown_choice_is_one_line(tmp_path):
     result = subprocess.run(
         [BIN / "samdkit", "new", "--no-input", "--set", "ci_platform=jenkins", "-o", str(tmp_path)],
@@ -310,6 +359,33 @@ def test_pipeline_stage_errors_are_one_line(project_copy):
     (project_copy / "data/raw/absent.csv").write_bytes(b"\x00\xff\x00 not,a\ncsv")
     result = run([sys.executable, "-m", f"{project_copy.name}.data"], project_copy, check=False)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_library_errors_in_stages_are_one_line(project_copy):
+    """scikit-learn and MLflow failures name the library and the error type, in one line, exit 3."""
+    params = project_copy / "params.yaml"
+    params.write_text(params.read_text().replace("  C: 1.0", "  C: -1.0"))
+    result = run([sys.executable, "-m", f"{project_copy.name}.train"], project_copy, check=False)
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == [
+        "error: scikit-learn refused the data or a setting with InvalidParameterError; its message "
+        "is withheld because it may quote patient data (set SHOW_DATA_ERRORS=1 on your own "
+        "terminal to see it)"
+    ]
+    test_csv = project_copy / "data/prepared/test.csv"
+    lines = test_csv.read_text().splitlines()
+    column = lines[0].split(",").index("mean_radius")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        row[column] = "not a number"
+    test_csv.unlink()  # DVC may have linked it from its cache
+    test_csv.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    result = run([sys.executable, "-m", f"{project_copy.name}.evaluate"], project_copy, check=False)
+    assert result.returncode == 3
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: MLflow refused the model or its input"), result.stderr
+    assert "not a number" not in result.stderr
 
 
 def test_project_env_puts_this_venv_first(tmp_path):

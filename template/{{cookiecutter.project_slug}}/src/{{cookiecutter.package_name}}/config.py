@@ -191,9 +191,9 @@ def _library_message(exc: Exception) -> str | None:
         return f"skops refused types the pipeline does not build: {exc}"
     module = type(exc).__module__.split(".")[0]
     hints = {
-        "mlflow": "MLflow failed (an input schema change needs: dvc repro train)",
-        "sklearn": "scikit-learn failed (check the column roles in params.yaml data:)",
-        "skops": "skops failed to save or load the model",
+        "mlflow": "MLflow refused the model or its input (a changed input needs: dvc repro train)",
+        "sklearn": "scikit-learn refused the data or a setting",
+        "skops": "skops could not save or load the model",
     }
     return f"{hints[module]} with {name}" if module in hints else None
 
