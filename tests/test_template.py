@@ -361,6 +361,40 @@ def test_pipeline_stage_errors_are_one_line(project_copy):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("module", "old", "new", "failing"),
+    [
+        (  # a model that ignores its inputs
+            "model.py",
+            "    return make_pipeline(\n        columns,\n",
+            "    from sklearn.dummy import DummyClassifier\n\n"
+            "    return make_pipeline(columns, DummyClassifier())\n    return make_pipeline(\n        columns,\n",
+            {"test_learns_more_than_the_class_shares", "test_discriminates_on_held_out_data"},
+        ),
+        (  # a split that leaks the test cases into training
+            "data.py",
+            '    return {"train": train, "test": test,',
+            '    train = frame\n    return {"train": train, "test": test,',
+            {"test_train_and_test_share_no_sample", "test_split_is_stratified_and_complete"},
+        ),
+    ],
+    ids=["model", "split"],
+)
+def test_project_tests_fail_on_a_broken_model_or_split(bake, module, old, new, failing):
+    """The generated project's generic tests read names from the settings, yet still catch a break."""
+    project = bake(project_name=f"Broken {module[:-3]}")
+    path = project / "src" / project.name / module
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    result = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, check=False
+    )
+    assert result.returncode == 1
+    failed = set(re.findall(r"FAILED tests/\w+\.py::(\w+)", result.stdout))
+    assert failing <= failed, result.stdout[-2000:]
+
+
 @pytest.mark.slow
 def test_library_errors_in_stages_are_one_line(project_copy):
     """scikit-learn and MLflow failures name the library and the error type, in one line, exit 3."""
