@@ -361,6 +361,34 @@ def test_pipeline_stage_errors_are_one_line(project_copy):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_samdkit_copies_of_data_settings_are_derived_and_checked(bake):
+    """params.yaml is the one place: pyproject.toml's copies are written by --sync, and a
+    disagreement stops the check-data stage (never a data check silently left out)."""
+    import tomllib
+
+    project = bake(project_name="One Place")
+    module = [sys.executable, "-m", f"{project.name}.config"]
+    assert run(module, project).returncode == 0
+    params = project / "params.yaml"
+    params.write_text(
+        params.read_text()
+        .replace("id_column: sample_id", "id_column: patient_id")
+        .replace("source: sklearn:breast_cancer", "source: data/raw/cohort.csv")
+    )
+    result = run(module, project, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: pyproject.toml [tool.samdkit.data] id_column is 'sample_id', params.yaml says "
+        f"'patient_id' (run: python -m {project.name}.config --sync)"
+    )
+    assert run([*module, "--sync"], project).returncode == 0
+    section = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["samdkit"]["data"]
+    assert section["id_column"] == "patient_id"
+    assert section["parameters"]["train_ids"] == {"dataset": "train_data", "column": "patient_id"}
+    assert list(section["exempt"]) == ["data/raw/cohort.csv"]
+    assert run(module, project).stdout.strip() == "config: params.yaml and pyproject.toml agree"
+
+
 @pytest.mark.parametrize(
     ("module", "old", "new", "failing"),
     [
