@@ -483,6 +483,14 @@ def build(
     card_src = ev["model_card"].data if isinstance(ev["model_card"].data, dict) else {}
     params = ev["params"].data if isinstance(ev["params"].data, dict) else {}
     evaluation = ev["evaluation"].data if isinstance(ev["evaluation"].data, dict) else None
+    if evaluation is not None:
+        from samdkit.evaluation import SCHEMAS
+
+        if evaluation.get("schema") not in SCHEMAS:  # strict: a shape this version cannot lay out
+            raise UserError(
+                f"{ev['evaluation'].rel}: schema {str(evaluation.get('schema'))[:60]!r} is not one "
+                f"samdkit {__version__} reads ({', '.join(SCHEMAS)}): run samdkit evaluate again"
+            )
     reg, plan = _regulatory_inputs(project, device)
 
     name = (
@@ -567,6 +575,9 @@ def build(
         )
     else:
         lock = _lock_summary(ev["model_lock"].data, git.get("previous_lock"))
+        from samdkit.rebuild import describe as rebuild_verdict  # reports/rebuild.json, or not run
+
+        lock["rebuild"] = rebuild_verdict(project, ev["model_lock"].data)["text"]
         if not lock["root_digest"]:
             gaps.add("3", "model.lock names no model root digest")
         if lock["identical"] is False:
@@ -909,7 +920,12 @@ def published_subgroups(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
 def model_card(
     ctx: dict[str, Any], card_src: dict[str, Any], report_pdf_sha: str | None
 ) -> dict[str, Any]:
-    """The one JSON source of the model card (fields of docs/regulatory-evidence: Mitchell et al., HF, MCT)."""
+    """The one JSON source of the model card (fields of docs/regulatory-evidence: Mitchell et al., HF, MCT).
+
+    `chai` lays the same evidence out in the CHAI applied model card's sections (samdkit.regulatory.chai).
+    """
+    from samdkit.regulatory import chai
+
     details_src = (
         card_src.get("model_details", {}) if isinstance(card_src.get("model_details"), dict) else {}
     )
@@ -921,30 +937,47 @@ def model_card(
         manufacturer = manufacturer.get("name")
     intended = dict(ctx["intended_use"])
     quantitative = []
-    crit_by_metric: dict[tuple[str, str | None], dict[str, Any]] = {}
+    crit_by_metric: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
     for c in evaluation.get("criteria", []):
-        crit_by_metric.setdefault((c["metric"], c.get("subgroup")), c)
+        crit_by_metric.setdefault((c["metric"], c.get("subgroup"), c.get("class")), c)
     min_cell = (evaluation.get("publication") or {}).get("min_cell_size", 11)
+    multiclass = bool(evaluation.get("classes"))
 
-    def add(metric_name: str, entry: dict[str, Any], slice_name: str, n: int) -> None:
-        crit = crit_by_metric.get((metric_name, None if slice_name == "overall" else slice_name))
-        quantitative.append(
-            {
-                "metric": metric_name,
-                "value": entry.get("value"),
-                "ci": entry.get("ci"),
-                "slice": slice_name,
-                "n": n,
-                "acceptance_criterion": crit.get("criterion") if crit else None,
-                "pass": (crit.get("result") == "PASS") if crit else None,
-            }
-        )
+    def add(
+        metric_name: str, entry: dict[str, Any], slice_name: str, n: int, cls: str | None = None
+    ) -> None:
+        where = None if slice_name == "overall" else slice_name
+        crit = crit_by_metric.get((metric_name, where, cls))
+        if crit is None and cls is not None and cls == evaluation.get("positive_label"):
+            crit = crit_by_metric.get((metric_name, where, None))
+        row = {
+            "metric": metric_name,
+            "value": entry.get("value"),
+            "ci": entry.get("ci"),
+            "slice": slice_name,
+            "n": n,
+            "acceptance_criterion": crit.get("criterion") if crit else None,
+            "pass": (crit.get("result") == "PASS") if crit else None,
+        }
+        if multiclass:  # one-vs-rest metric of a class; None = the outcome as a whole
+            row["class"] = cls
+        quantitative.append(row)
+
+    def add_classes(entry: dict[str, Any], slice_name: str, names: tuple[str, ...]) -> None:
+        for item in entry.get("per_class") or []:
+            for name in names:
+                metric = (item.get("metrics") or {}).get(name)
+                if metric is None:
+                    metric = (item.get("calibration") or {}).get(name, {})
+                add(name, metric, slice_name, item.get("n", 0), item.get("class"))
 
     for name in evaluation.get("headline_metrics", []):
         add(name, overall.get("metrics", {}).get(name, {}), "overall", overall.get("n", 0))
     for name in ("brier", "ece", "calibration_slope", "calibration_intercept"):
         if name in overall.get("calibration", {}):
             add(name, overall["calibration"][name], "overall", overall.get("n", 0))
+    per_class = (*(evaluation.get("class_metrics") or ()), "brier", "ece")
+    add_classes(overall, "overall", per_class)
     fairness = []
     for g in published_subgroups(evaluation):
         slice_name = f"{g['column']}={g['value']}"
@@ -952,7 +985,9 @@ def model_card(
             fairness.append({"subgroup": slice_name, "suppressed": True, "n": "suppressed"})
             continue
         for name in ("sensitivity", "specificity", "auroc"):
-            add(name, g.get("metrics", {}).get(name, {}), slice_name, g["n"])
+            if name in g.get("metrics", {}):
+                add(name, g["metrics"][name], slice_name, g["n"])
+        add_classes(g, slice_name, ("sensitivity", "specificity", "auroc"))
         fairness.append(
             {
                 "subgroup": slice_name,
@@ -1034,6 +1069,8 @@ def model_card(
             or [],
         },
         "lifecycle": _lifecycle(ctx, card_src),
+        # the card's layout: the CHAI applied model card's sections, each field from the evidence or a gap
+        "chai": chai.sections(ctx, card_src),
         "environmental_impact": ctx.get("emissions"),
         "provenance": {
             "report_id": ctx["document"]["id"],
@@ -1078,16 +1115,23 @@ def hf_front_matter(card: dict[str, Any]) -> str:
     details = card["model_details"]
     dataset = card["datasets"][0]
     metrics = []
+    multiclass = any("class" in q for q in card["quantitative_analysis"])
     for q in card["quantitative_analysis"]:
         if q["slice"] != "overall" or q["value"] is None:
             continue
         ci = q.get("ci") or {}
         label = q["metric"]
+        if q.get("class") is not None:  # one-vs-rest metric of one class
+            label += f" of class {q['class']}"
+        elif multiclass and q["metric"] == "auroc":
+            label += " (macro, one-vs-rest)"
         if ci.get("lower") is not None:
             label += f" (95% CI {ci['lower']:.3f}–{ci['upper']:.3f}, {ci['method']})"
-        metrics.append(
-            {"type": q["metric"], "value": round(q["value"], 4), "name": label, "verified": False}
-        )
+        row = {"type": q["metric"], "value": round(q["value"], 4), "name": label, "verified": False}
+        if q.get("class") is not None:
+            row["args"] = {"class": q["class"]}
+        metrics.append(row)
+    task = "Multiclass classification" if multiclass else "Binary classification"
     front = {
         "license": details.get("license") or "other",
         "library_name": "sklearn",
@@ -1097,7 +1141,7 @@ def hf_front_matter(card: dict[str, Any]) -> str:
                 "name": details["name"],
                 "results": [
                     {
-                        "task": {"type": "tabular-classification", "name": "Binary classification"},
+                        "task": {"type": "tabular-classification", "name": task},
                         "dataset": {
                             "type": str(dataset.get("source") or "private"),
                             "name": str(dataset.get("source") or "held-out test set"),

@@ -17,6 +17,7 @@ from typing import Any
 
 from samdkit import bounded
 from samdkit.errors import UserError
+from samdkit.regulatory import chai
 
 CHECKLISTS = Path(__file__).parent / "checklists"
 EDITIONS = {"1": "IEC 62304:2006+A1:2015, edition 1", "2": "IEC 62304 edition 2"}
@@ -192,6 +193,13 @@ EVIDENCE: dict[str, tuple[str, str, Callable[[dict[str, Any]], bool]]] = {
         ),
     ),
 }
+# one check per CHAI applied model card section: every required field of the card's section has a value
+for _key, (_item, _title) in chai.SECTIONS.items():
+    EVIDENCE[f"chai_{_key}"] = (
+        "model card",
+        f"CHAI section {_item}, {_title.lower()}, every field filled from the evidence",
+        lambda c, k=_key: not chai.missing(c["_chai"], k),
+    )
 
 
 @dataclass
@@ -292,6 +300,7 @@ def mapping(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Every item of every checklist → mapped / not applicable / elsewhere / GAP, and the gap messages."""
     view = {**ctx, "_card_source": card_source if isinstance(card_source, dict) else {}}
+    view["_chai"] = chai.sections(view, view["_card_source"])
     results = {name: check(view) for name, (_, _, check) in EVIDENCE.items()}
     sources, gaps = [], []
     for checklist in load_checklists():
@@ -316,7 +325,7 @@ def mapping(
                     f"({config.edition_name})",
                 )
             else:
-                missing = [EVIDENCE[n][1] for n in needed if not results[n]]
+                missing = [_lacks(view, n) for n in needed if not results[n]]
                 why = (
                     "the report lacks: " + "; ".join(missing)
                     if missing
@@ -340,6 +349,17 @@ def mapping(
             }
         )
     return sources, gaps
+
+
+def _lacks(view: dict[str, Any], check: str) -> str:
+    """What the report lacks for one failed check; for a CHAI section, the fields by name."""
+    if check.startswith("chai_"):
+        key = check.removeprefix("chai_")
+        item, title = chai.SECTIONS[key]
+        return f"model card, CHAI section {item} ({title.lower()}): " + ", ".join(
+            chai.missing(view["_chai"], key)
+        )
+    return EVIDENCE[check][1]
 
 
 def _where(checks: list[str]) -> str:
