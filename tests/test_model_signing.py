@@ -419,9 +419,33 @@ def test_an_organisation_issued_key_verifies_by_trust_root_and_by_pin(locked, tm
         [finding] = model_findings(checked)
         assert finding["severity"] == "pass", (trust, finding)
     # another organisation's root: the chain does not end there
-    other, *_ = ca_and_leaf(
-        tmp_path / "other" if (tmp_path / "other").mkdir() is None else tmp_path
-    )
+    (tmp_path / "other").mkdir()
+    other, *_ = ca_and_leaf(tmp_path / "other")
     checked = samdkit(root, "verify", "--trust", str(other), "--format", "json")
     [finding] = model_findings(checked)
     assert finding["message"].startswith("the signer's certificate does not chain to the trust")
+
+
+@pytest.mark.slow
+def test_the_default_projects_mlflow_model_is_signed_and_verified_by_both_tools(
+    project_copy, tmp_path
+):
+    """The template's real model folder (MLflow + skops, DVC outputs) and its real model.lock."""
+    done = samdkit(project_copy, "sign", "--demo", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    signed = json.loads(done.stdout)
+    assert signed["model_signature"]["path"] == SIG
+    checked = samdkit(
+        project_copy, "verify", "--expect-signer", signed["certificate_sha256"], "--format", "json"
+    )
+    assert checked.returncode == 0, checked.stdout
+    [finding] = model_findings(checked)
+    assert "the same per-file SHA-256 as model.lock" in finding["message"]
+    cert = tmp_path / "signer.pem"
+    cert.write_bytes(signer_cert_pem(project_copy / REPORT))
+    cli = subprocess.run(
+        [str(MODEL_SIGNING), "verify", "certificate", "--signature", SIG, "--allow_symlinks",
+         "--certificate_chain", str(cert), MODEL],
+        cwd=project_copy, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
