@@ -70,7 +70,7 @@ def point_metrics(predictions: pd.DataFrame, classes: list | None, positive) -> 
             "specificity": float(tn / (tn + fp)) if tn + fp else float("nan"),
             "n_test": int(len(truth)),
         }
-    names = [str(c) for c in classes]
+    names = sorted(str(c) for c in classes)  # scikit-learn wants the labels in sorted order
     proba = predictions[[f"score_{c}" for c in names]].to_numpy()
     predicted = predictions["predicted"].astype(str)
     return {
