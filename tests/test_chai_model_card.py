@@ -226,3 +226,19 @@ def test_edition_2_is_named_in_section_12_and_the_card(project):
     assert "2006" not in md.split("## 12.", 1)[1].split("## 13.", 1)[0]
     fields = {f["label"]: f["value"] for s in card_json(project)["chai"] for f in s["fields"]}
     assert fields["IEC 62304"] == "process rigour level II (IEC 62304 edition 2)"
+
+
+def test_a_justified_section_prints_the_reason_not_a_gap(project):
+    edit_yaml(project / "compliance/model-card.yaml", lambda d: d.pop("transparency"))
+    reason = "Funding and stakeholders are stated in the technical file, section TF-7."
+    edit_yaml(
+        project / "compliance/regulatory.yaml",
+        lambda d: d.setdefault("addressed_elsewhere", {}).update({"CHAI/5": reason}),
+    )
+    assert in_dir(project, ["report", "--strict", "--no-pdf"]) == 0
+    trust = next(s for s in card_json(project)["chai"] if s["item"] == "CHAI/5")
+    assert trust["missing"] == [] and trust["justified"] == f"addressed elsewhere: {reason}"
+    md = (project / "reports/model-card.md").read_text()
+    assert f"Fields without a value: addressed elsewhere: {reason}" in md
+    assert "GAP: not stated" not in md and "MODEL CARD FIELDS MISSING" not in md
+    assert "| Funding source | none stated |" in md

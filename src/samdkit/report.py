@@ -1070,7 +1070,7 @@ def model_card(
         },
         "lifecycle": _lifecycle(ctx, card_src),
         # the card's layout: the CHAI applied model card's sections, each field from the evidence or a gap
-        "chai": chai.sections(ctx, card_src),
+        "chai": chai.justify(chai.sections(ctx, card_src), ctx.get("regulatory") or []),
         "environmental_impact": ctx.get("emissions"),
         "provenance": {
             "report_id": ctx["document"]["id"],

@@ -479,9 +479,23 @@ def sections(ctx: dict[str, Any], card_src: Any) -> list[dict[str, Any]]:
                 "title": title,
                 "fields": fields,
                 "missing": [f"{f['label']} ({f['source']})" for f in fields if f["gap"]],
+                "justified": None,  # the project's reason when it justifies the item (justify)
             }
         )
     return out
+
+
+def justify(chai: list[dict[str, Any]], regulatory: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sections whose CHAI item the project justified (regulatory.yaml) carry the reason, not a gap."""
+    rows = {r["key"]: r for s in regulatory or [] for r in s["items"]}
+    for section in chai:
+        row = rows.get(section["item"]) or {}
+        if section["missing"] and row.get("status") in ("not applicable", "addressed elsewhere"):
+            section["justified"] = f"{row['status']}: {row['reason']}"
+            section["missing"] = []
+            for f in section["fields"]:
+                f["gap"] = False
+    return chai
 
 
 def missing(chai: list[dict[str, Any]], key: str) -> list[str]:
