@@ -497,39 +497,30 @@ def run_act(
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(stub_bin), "/usr/local/bin", "/usr/bin", "/bin"])
     env.pop("VIRTUAL_ENV", None)
-    act_cache = Path.home() / ".cache" / "act"
+    env["XDG_CACHE_HOME"] = str(act_home())  # act's cache: private to this test process
+    act_cache = act_home() / "act"
     before = set(act_cache.iterdir()) if act_cache.is_dir() else set()
-    venvs_before = _tool_venvs()
     try:
         done = subprocess.run(
             cmd, cwd=project, env=env, text=True, capture_output=True, timeout=1500
         )
     finally:  # each run leaves its job folders behind; actions/setup's venvs stay for the next run
         for leftover in (set(act_cache.iterdir()) if act_cache.is_dir() else set()) - before:
-            if leftover != TOOL_CACHE:
+            if leftover.name != "tool_cache":
                 shutil.rmtree(leftover, ignore_errors=True)
-        _CREATED_VENVS.update(_tool_venvs() - venvs_before)
     return done.returncode, done.stdout + done.stderr, record
 
 
-# act's tool cache (RUNNER_TOOL_CACHE without Docker) is shared by its runs: actions/setup keeps its venvs
-# there (about 1 GB each), so the runs of one project share one; removed when the test session ends
-TOOL_CACHE = Path.home() / ".cache" / "act" / "tool_cache"
-_CREATED_VENVS: set[Path] = set()
+@functools.cache
+def act_home() -> Path:
+    """XDG_CACHE_HOME of every act run of this test process, removed at exit.
 
-
-def _tool_venvs() -> set[Path]:
-    folder = TOOL_CACHE / "samdkit"
-    return set(folder.iterdir()) if folder.is_dir() else set()
-
-
-@atexit.register
-def _remove_created_venvs() -> None:
-    for venv in _CREATED_VENVS:
-        if venv.is_dir():
-            shutil.rmtree(venv, ignore_errors=True)
-        else:
-            venv.unlink(missing_ok=True)
+    act keeps its job folders and its tool cache (RUNNER_TOOL_CACHE without Docker) under it; actions/setup
+    keeps its venvs (about 1 GB each) in that tool cache, so the runs on one project share one venv, and
+    two test processes running act at the same time never touch each other's folders."""
+    home = Path(tempfile.mkdtemp(prefix="samdkit-act-cache-"))
+    atexit.register(shutil.rmtree, home, True)
+    return home
 
 
 def step_failed(log: str, name: str) -> bool:
