@@ -54,6 +54,14 @@ def _joined(*values: Any, sep: str = " ") -> str | None:
     return out or None
 
 
+def _calibration(cal: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k.replace('_', ' ')} {cal[k]['value']:.3f}"
+        for k in ("brier", "calibration_slope", "calibration_intercept")
+        if isinstance((cal.get(k) or {}).get("value"), int | float)
+    )
+
+
 class _View:
     """The report's context and compliance/model-card.yaml, read the way the card's fields need them."""
 
@@ -116,19 +124,21 @@ class _View:
         return "; ".join(rows) or None
 
     def safety(self) -> str | None:
+        """Calibration overall (binary) or of every class (multiclass), and the criteria met."""
+        need = {"brier", "calibration_slope"}
         cal = self.overall.get("calibration") or {}
-        if not {"brier", "calibration_slope"} <= set(cal):
+        per_class = self.overall.get("per_class") or []
+        if need <= set(cal):
+            parts = [_calibration(cal)]
+        elif per_class and all(need <= set(c.get("calibration") or {}) for c in per_class):
+            parts = [f"class {c.get('class')}: {_calibration(c['calibration'])}" for c in per_class]
+        else:
             return None
-        parts = [
-            f"{k.replace('_', ' ')} {(cal[k] or {}).get('value', 0):.3f}"
-            for k in ("brier", "calibration_slope", "calibration_intercept")
-            if k in cal and isinstance((cal[k] or {}).get("value"), int | float)
-        ]
         crit = self.ev.get("criteria") or []
         if crit:
             ok = sum(1 for c in crit if c.get("result") == "PASS")
             parts.append(f"acceptance criteria met: {ok}/{len(crit)}")
-        return "; ".join(parts)
+        return "; ".join(p for p in parts if p)
 
     def fairness(self) -> str | None:
         return self.ctx.get("attributes") if self.ev.get("subgroups") else None
