@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (the checklist text prints a multiplication sign)
 """Issue 14: string labels with positive_label, and multiclass outcomes, through evaluate → report/card/comment.
 
 Every number is checked against scikit-learn called directly here on the same predictions.
@@ -460,3 +461,16 @@ def test_readers_refuse_an_evaluation_schema_they_do_not_know(reported, tmp_path
     assert (root / "reports" / "clinical-validation-report.pdf").read_bytes() == before
     done = samdkit_cli("comment", "--output", "c.md", cwd=root)
     assert "has a schema this samdkit does not read" in (root / "c.md").read_text()
+
+
+@pytest.mark.slow
+def test_checklists_find_the_multiclass_evidence(reported):
+    """STARD/TRIPOD/FDA items on the 2x2 table, threshold and calibration read the multiclass evidence."""
+    data = json.loads((reported / "reports" / "clinical-validation-report.json").read_text())
+    messages = " ".join(g["message"] for g in data["gaps"])
+    for lacking in (
+        "2×2 table at the operating point",
+        "decision threshold of the operating point",
+        "Brier score, calibration slope and intercept",
+    ):
+        assert lacking not in messages, lacking

@@ -47,7 +47,25 @@ def _confusion(ctx: dict[str, Any]) -> bool:
     table = overall.get("confusion_matrix") or (overall.get("metrics") or {}).get(
         "confusion_matrix"
     )
-    return isinstance(table, dict) and {"tp", "fp", "fn", "tn"} <= set(table)
+    # binary: the 2x2 table; multiclass (evaluation v2): the KxK matrix of the predicted class
+    return isinstance(table, dict) and (
+        {"tp", "fp", "fn", "tn"} <= set(table) or {"labels", "matrix"} <= set(table)
+    )
+
+
+def _calibrated(ctx: dict[str, Any]) -> bool:
+    """Brier score and calibration slope overall (binary) or for every class (multiclass)."""
+    need = {"brier", "calibration_slope"}
+    per_class = _overall(ctx).get("per_class")
+    if isinstance(per_class, list) and per_class:
+        return all(need <= set(item.get("calibration") or {}) for item in per_class)
+    return need <= set(_overall(ctx).get("calibration") or {})
+
+
+def _operating_point(ctx: dict[str, Any]) -> bool:
+    """A threshold (binary); a multiclass outcome's decision rule is the predicted class."""
+    evaluation = ctx.get("evaluation") or {}
+    return evaluation.get("threshold") is not None or evaluation.get("task") == "multiclass"
 
 
 def _card(ctx: dict[str, Any], *keys: str) -> Any:
@@ -117,14 +135,14 @@ EVIDENCE: dict[str, tuple[str, str, Callable[[dict[str, Any]], bool]]] = {
     "threshold": (
         "6",
         "decision threshold of the operating point",
-        lambda c: (c.get("evaluation") or {}).get("threshold") is not None,
+        _operating_point,
     ),
     "metrics_ci": ("7", "headline metrics with 95 % confidence intervals", _with_ci),
     "confusion": ("7", "2×2 table at the operating point", _confusion),
     "calibration": (
         "8",
         "Brier score, calibration slope and intercept",
-        lambda c: {"brier", "calibration_slope"} <= set(_overall(c).get("calibration") or {}),
+        _calibrated,
     ),
     "subgroups": (
         "9",
