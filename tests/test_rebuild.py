@@ -138,6 +138,10 @@ def test_other_bytes_same_predictions_is_an_equivalent_rebuild(project_copy):
     changed = {f["file"] for f in payload["findings"] if f["check"] == "artifact-file-changed"}
     assert "models/model/MLmodel" in changed
     assert payload["summary"]["max_abs_diff"] == 0.0
+    # the report states the release's rebuild verdict (reports/rebuild.json)
+    run(["samdkit", "report"], project_copy, check=False)
+    text = (project_copy / "reports" / "clinical-validation-report.md").read_text()
+    assert "`samdkit verify-lock --rebuild`): equivalent rebuild: the model rebuilt from" in text
 
 
 @pytest.mark.slow
