@@ -211,6 +211,7 @@ def test_criterion_naming_a_class_is_checked_against_that_class(mc):
     assert doc["verdict"] == "PASS"
 
 
+@pytest.mark.slow  # several evaluate runs in fresh processes
 def test_criterion_naming_a_class_fails_when_that_class_misses(tmp_path, mc):
     _, frame, doc, _ = mc
     dead = next(e for e in doc["overall"]["per_class"] if e["class"] == "dead")
@@ -246,6 +247,7 @@ def test_bad_multiclass_input_is_one_line_exit_2(tmp_path, change, words):
     assert "Dead" not in done.stderr  # a label value of the data is never echoed
 
 
+@pytest.mark.slow  # several evaluate runs in fresh processes
 def test_classes_from_params_are_the_contract(tmp_path):
     frame = multiclass_frame()
     params = MC_PARAMS + "  classes: [alive, dead, transferred, unknown]\n"
@@ -263,6 +265,7 @@ def test_classes_from_params_are_the_contract(tmp_path):
     )
 
 
+@pytest.mark.slow  # several evaluate runs in fresh processes
 def test_string_binary_labels_honour_positive_label(tmp_path):
     from sklearn.metrics import confusion_matrix, roc_auc_score
 
