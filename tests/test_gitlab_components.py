@@ -13,8 +13,9 @@ component project's files taken from this checkout instead of a GitLab instance.
 Three MR pipelines of one freshly scaffolded project, sharing its folder and uv's cache: its first MR (no
 pipeline output committed, no DVC remote: red, every gate's verdict recorded, the comment built and posted
 with the commands that make it green); the same after those commands are run as written (green); and a
-lint error plus corrupted prepared data (dvc.lock re-recorded, so only the data check can tell): lint and
-data check both report FAIL while the other gates pass. Harness details as in tests/test_gitlab_pipeline.py.
+lint error plus corrupted prepared data (dvc.lock re-recorded, so the pipeline gate passes): lint and data
+check both report FAIL, and so does the locked model (model.lock pins the data version), while the pipeline,
+tests and evaluation pass. Harness details as in tests/test_gitlab_pipeline.py.
 """
 
 from __future__ import annotations
@@ -313,7 +314,7 @@ def follow_the_fix(project: Path, fix: list[str], remote: Path) -> None:
 
 def break_lint_and_data(project: Path) -> None:
     """A ruff error and prepared test data out of the suite's range, with dvc.lock re-recorded and pushed
-    (so the pipeline gate passes and only the data check can tell)."""
+    (so the pipeline gate passes; the data check and model.lock's data version tell)."""
     package = next(p for p in (project / "src").iterdir() if p.is_dir())
     (package / "broken.py").write_text("import os\n")  # F401: unused import
     test_csv = project / "data" / "prepared" / "test.csv"
@@ -398,15 +399,23 @@ def test_lint_error_and_corrupted_data_both_report(cases):
     tail = red["log"][-8000:]
     assert red["code"] != 0, tail
     verdicts = {n: r["verdict"] for n, r in red["gates"].items()}
+    # model.lock pins the data version, so changed prepared data also fails the locked model (as it should);
+    # the pipeline, tests and evaluation pass: dvc.lock was re-recorded and the model still meets its criteria
     assert verdicts == {
         **dict.fromkeys(GATES, "PASS"),
         "lint": "FAIL",
         "data check": "FAIL",
+        "locked model": "FAIL",
     }, (verdicts, tail)
-    assert red["jobs"]["samdkit-lint"] == "WARN" and red["jobs"]["samdkit-check-data"] == "WARN"
+    for job in ("samdkit-lint", "samdkit-check-data", "samdkit-model-lock"):
+        assert red["jobs"][job] == "WARN", (
+            job,
+            red["jobs"],
+        )  # failed, allowed: the others still ran
     assert red["jobs"]["samdkit-gates"] == "FAIL" and red["jobs"]["samdkit-comment"] == "PASS"
     posted = red["posted"]
     assert "| lint | ❌ fail |" in posted and "| data check | ❌ fail |" in posted
+    assert "| locked model | ❌ fail |" in posted
     assert "| pipeline | ✅ pass |" in posted and "| evaluation | ✅ pass |" in posted
     assert "**lint**: run" in posted and "ruff check --fix ." in posted
     assert "**data check**" in posted
