@@ -180,3 +180,36 @@ def test_project_without_pyproject_is_refused_before_any_sbom(project_copy):
     assert done.returncode == 2, done.stdout
     assert len(done.stderr.strip().splitlines()) == 1 and "pyproject.toml" in done.stderr
     assert not (project_copy / "reports" / "sbom.cdx.json").exists()
+
+
+def test_multiclass_model_card_names_the_task_and_each_class():
+    """A three-class evaluation is not described as binary; each class's metrics are their own slice."""
+    from samdkit.sbom import model_card
+
+    def entry(value: float) -> dict:
+        return {"value": value, "ci": {"lower": value - 0.1, "upper": value + 0.05}}
+
+    evaluation = {
+        "task": "multiclass",
+        "headline_metrics": ["accuracy"],
+        "class_metrics": ["sensitivity"],
+        "overall": {
+            "metrics": {"accuracy": entry(0.8)},
+            "per_class": [
+                {"class": "dead", "metrics": {"sensitivity": entry(0.7)}},
+                {"class": "alive", "metrics": {"sensitivity": entry(0.9)}},
+            ],
+        },
+    }
+    card = model_card(evaluation)
+    assert card["modelParameters"]["task"] == "multiclass classification"
+    slices = {
+        (m["type"], m["slice"]): m["value"]
+        for m in card["quantitativeAnalysis"]["performanceMetrics"]
+    }
+    assert slices == {
+        ("accuracy", "overall"): "0.8",
+        ("sensitivity", "class=dead"): "0.7",
+        ("sensitivity", "class=alive"): "0.9",
+    }
+    assert model_card({"overall": {}})["modelParameters"]["task"] == "binary classification"

@@ -168,14 +168,20 @@ def model_card(evaluation: dict[str, Any] | None) -> dict[str, Any]:
         add(name, (overall.get("metrics") or {}).get(name), "overall")
     for name, entry in (overall.get("calibration") or {}).items():
         add(name, entry, "overall")
+    class_metrics = evaluation.get("class_metrics") or []
+    for item in overall.get("per_class") or []:
+        for name in class_metrics:
+            add(name, (item.get("metrics") or {}).get(name), f"class={item.get('class')}")
     for group in evaluation.get("subgroups") or []:
         # a small cell: published files never describe one or a few patients
         if group.get("suppressed"):
             continue
         for name, entry in (group.get("metrics") or {}).items():
             add(name, entry, f"{group.get('column')}={group.get('value')}")
+    multiclass = evaluation.get("task") == "multiclass"
+    task = "multiclass classification" if multiclass else "binary classification"
     card: dict[str, Any] = {
-        "modelParameters": {"task": "binary classification"},
+        "modelParameters": {"task": task},
         "quantitativeAnalysis": {"performanceMetrics": metrics},
     }
     return card
