@@ -151,7 +151,8 @@ def test_changed_training_parameter_fails_naming_it(project_copy):
     assert "  C: 1.0\n" in text
     params.write_text(text.replace("  C: 1.0\n", "  C: 0.05\n"))
     commit_all(project_copy, "weaker regularisation, lock not refreshed")
-    code, payload = _rebuild(project_copy, "--committed", "--rebuild")
+    # model in the workspace, no DVC remote: auto rebuilds (the PR gate after the job's dvc repro)
+    code, payload = _rebuild(project_copy, "--committed", "--rebuild=auto")
     assert (code, payload["verdict"]) == (1, "FAIL")
     assert {"params", "determinism-stored", "artifact-root-digest", "rebuild"} <= _checks(payload)
     assert any("train.C" in f["message"] for f in payload["findings"] if f["check"] == "params")
