@@ -168,6 +168,8 @@ def public_url(url: str) -> str:
     except (ArgumentError, ValueError):
         return "<a URL that is not a SQLAlchemy URL>"
     dialect = parsed.get_backend_name()
+    if parsed.host and "@" in parsed.host:  # a raw '@' in the password: the rest would show
+        return f"{dialect}://<a URL whose password holds a raw '@': write it as %40>"
     user = f"{parsed.username}@" if parsed.username else ""
     port = f":{parsed.port}" if parsed.port else ""
     database = f"/{parsed.database}" if parsed.database else ""
@@ -267,7 +269,14 @@ def written_secret(url: str) -> bool:
     except ValueError:
         return False
     query = parse_qsl(parts.query, keep_blank_values=True)
-    return bool(password) or any(k.lower() in SECRET_PARAMETERS and v for k, v in query)
+    return bool(password) or any(
+        (k.lower() in SECRET_PARAMETERS and v) or CONNECT_STRING_SECRET.search(v) for k, v in query
+    )
+
+
+# a password inside a connection string carried by one parameter (odbc_connect=...;PWD=...),
+# written out or percent-encoded
+CONNECT_STRING_SECRET = re.compile(r"(?i)(?:^|;)\s*(?:pwd|password)\s*=\s*[^;\s]")
 
 
 URL_PASSWORD = re.compile(
@@ -275,6 +284,10 @@ URL_PASSWORD = re.compile(
 )
 QUERY_SECRET = re.compile(
     rf"(?i)(?P<head>[?&](?:{'|'.join(SECRET_PARAMETERS)})=)(?P<password>[^&\s]+)"
+)
+
+CONNECT_SECRET = re.compile(
+    r"(?i)(?P<head>(?:[;?&=]|%3B)\s*(?:pwd|password)\s*(?:=|%3D))(?P<password>(?:(?!%3B|%26)[^;&\s])+)"
 )
 
 
@@ -287,7 +300,8 @@ def redact(text: str) -> str:
             return match.group(0)
         return match.group("head") + "***"
 
-    return QUERY_SECRET.sub(hide, URL_PASSWORD.sub(hide, text))
+    hidden = QUERY_SECRET.sub(hide, URL_PASSWORD.sub(hide, text))
+    return CONNECT_SECRET.sub(lambda m: m.group("head") + "***", hidden)
 
 
 def _require_sqlalchemy(where: str) -> None:
@@ -391,6 +405,8 @@ def why(exc: BaseException, source: Source) -> str:
     if java is not None:
         return withhold_quoted(scrub(str(java.toString()), source), [])
     text = scrub(str(cause), source) or scrub(str(exc), source)
+    if source.engine == "sql":  # a driver quotes the offending value: it may be a patient's
+        text = withhold_quoted(text, [])
     return f"{name}: {text}" if text else name
 
 
@@ -425,10 +441,21 @@ def _shape(batch: Any) -> tuple[int, list[str]]:
         gxe.ExpectTableColumnsToMatchOrderedList(column_list=[]),
     ):
         result = batch.validate(expectation)
-        if result.exception_info and result.exception_info.get("raised_exception"):
-            raise RuntimeError(result.exception_info.get("exception_message") or "unreadable")
+        failure = _raised(result.exception_info)
+        if failure is not None or "observed_value" not in (result.result or {}):
+            raise RuntimeError(failure or "the engine computed no value")
         observed.append(result.result["observed_value"])
     return int(observed[0]), [str(c) for c in observed[1]]
+
+
+def _raised(info: Any) -> str | None:
+    """The engine's error in a GX result's exception_info, flat or keyed by metric (GX 1.x)."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "unreadable")
+    found = (_raised(value) for value in info.values() if isinstance(value, dict))
+    return next((f for f in found if f is not None), None)
 
 
 def _sql_batch(context: Any, source: Source, n: int) -> Any:

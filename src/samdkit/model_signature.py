@@ -140,7 +140,7 @@ def sign(project: Project, target: Path, material: keys.SigningMaterial) -> Mode
         out = folder / target.name
         try:
             # symbolic links to files (a DVC cache link) are followed: sign checked they stay inside
-            hashing_config = hashing.Config().set_allow_symlinks(True)
+            hashing_config = _hashing_config(hashing)
             signing.Config().set_hashing_config(hashing_config).use_certificate_signer(
                 private_key=key, signing_certificate=cert, certificate_chain=[chain]
             ).sign(model, out)
@@ -150,6 +150,16 @@ def sign(project: Project, target: Path, material: keys.SigningMaterial) -> Mode
     covered = resources(data)
     _refuse_unlocked(project, rel, covered)
     return ModelSignature(target, data, len(covered))
+
+
+def _hashing_config(hashing: Any) -> Any:
+    """Every file of the folder, .git* included (model-signing leaves out .git/, .github/,
+    .gitattributes and .gitignore by default: a file planted under such a name went unsigned)."""
+    return (
+        hashing.Config()
+        .set_ignored_paths(paths=[], ignore_git_paths=False)
+        .set_allow_symlinks(True)
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -263,7 +273,7 @@ def _verify_with_model_signing(model: Path, sig: Path, anchors: Path, partial: b
 
     config = verifying.Config().use_certificate_verifier(certificate_chain=[anchors])
     # as signed: links to files followed (model-signing's guessed configuration would refuse them)
-    config.set_hashing_config(hashing.Config().set_allow_symlinks(True))
+    config.set_hashing_config(_hashing_config(hashing))
     store = getattr(getattr(config, "_verifier", None), "_store", None)
     if partial and store is not None:  # a pinned leaf issued by a CA is its own trust anchor
         store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
