@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import bake_project, commit_all, project_env, run
+from tests.conftest import bake_project, commit_all, project_env
 
 pytestmark = pytest.mark.slow
 
@@ -332,16 +331,9 @@ def test_binary_text_outcome_by_the_readme(tmp_path):
 
 
 def test_three_class_outcome_by_the_readme(tmp_path):
-    """The same steps with three outcomes, up to the template's evaluate stage.
-
-    `samdkit evaluate` (the evaluate stage's second command) refuses params.yaml data.positive_label
-    null, which a multiclass outcome sets; until it accepts it, this run stops at the template's own
-    evaluate command and checks the predictions contract samdkit evaluate reads.
-    """
+    """The same steps with three outcomes, through evaluate, report, sign and verify."""
     project, csv = scaffold(tmp_path, "three")
-    follow_readme(project, csv, "three", until="dvc repro")
-    run(["dvc", "repro", "train"], project)
-    run([sys.executable, "-m", f"{project.name}.evaluate"], project)
+    results = follow_readme(project, csv, "three")
     predictions = (project / "reports/predictions.csv").read_text().splitlines()
     header = predictions[0].split(",")
     assert header == [
@@ -360,4 +352,13 @@ def test_three_class_outcome_by_the_readme(tmp_path):
     assert sorted(run_record["classes"]) == sorted(THREE_CLASSES)
     metrics = yaml.safe_load((project / "reports/metrics.json").read_text())
     assert 0.5 < metrics["auroc_macro"] <= 1
+    evaluation = yaml.safe_load((project / "reports/evaluation.json").read_text())
+    assert evaluation["task"] == "multiclass"
+    assert sorted(evaluation["classes"]) == sorted(THREE_CLASSES)
+    assert [c["class"] for c in evaluation["criteria"]] == ["dead_6m"]
+    assert evaluation["verdict"] == "PASS", evaluation["criteria"]
+    card = (project / "reports/model-card.md").read_text()
+    assert "dead_6m" in card
+    verify = results[next(c for c in results if c.startswith("samdkit verify"))]
+    assert "PASS" in verify.stdout, verify.stdout
     assert leftovers(project) == []

@@ -57,8 +57,18 @@ def test_demo_command_runs_the_main_job(tmp_path):
     assert len(listed) >= 12
     for path in listed:
         assert Path(path).exists(), f"the demo points at {path}, which does not exist"
-    for step in ("verify-lock", "sign the report", "verify, as an auditor", "independent check"):
+    for step in (
+        "rebuild",
+        "verify-lock",
+        "sign the report",
+        "verify, as an auditor",
+        "independent check",
+    ):
         assert f"==> {step}" in result.stdout
+    # the model rebuilt from the commit is bit-identical, and the signed report says so
+    assert "reproduced" in result.stdout.split("==> rebuild")[1].split("==> ")[0]
+    report = (project / "reports/clinical-validation-report.md").read_text()
+    assert "reproduced" in report
     assert "samdkit verify: PASS" in result.stdout
     assert (
         "authenticated (pinned fingerprint)" in result.stdout

@@ -640,11 +640,17 @@ def run(args: argparse.Namespace) -> int:
     threshold = _threshold(args, params_path)
     data = _data_params(params_path)
     positive_label = data.get("positive_label", 1)
-    if positive_label is None or isinstance(positive_label, dict | list):
-        raise UserError(f"{params_path}: data.positive_label must be a label (a number or text)")
     classes = data.get("classes")
     if classes is not None and not isinstance(classes, list):
         raise UserError(f"{params_path}: data.classes must be a list of class labels")
+    # a multiclass outcome lists its classes and has no single positive label
+    if (positive_label is None and classes is None) or isinstance(positive_label, dict | list):
+        raise UserError(
+            f"{params_path}: data.positive_label must be a label (a number or text); "
+            "a multiclass outcome lists data.classes instead"
+        )
+    if positive_label is None:
+        positive_label = 1  # unused: the outcome is multiclass
     frame, classes = read_predictions(pred_path, threshold, positive_label, classes)
     document = compute(
         frame, req, threshold, _subgroup_columns(params_path), classes, positive_label
