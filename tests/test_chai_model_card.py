@@ -110,6 +110,10 @@ def test_the_card_has_chai_sections_each_field_sourced(rendered):
     assert "CycloneDX SBOM" in fields["Security"]
     assert fields["Funding source"].startswith("Internal research budget")
     assert fields["IEC 62304"] == "software safety class B (IEC 62304:2006+A1:2015, edition 1)"
+    # methods are sentences an auditor reads, not a dump of evaluation.json
+    process = fields["Validation process"]
+    assert "95 % confidence intervals" in process and "Wilson score interval" in process
+    assert "{" not in process and "'" not in process, process
 
 
 def test_the_pdf_card_prints_the_sections_in_order_on_the_page(rendered):

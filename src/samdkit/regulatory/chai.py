@@ -45,6 +45,28 @@ def _texts(*values: Any) -> list[str]:
     return out
 
 
+def _method_text(name: str, method: Any) -> str:
+    """One evaluation method in words: its description (or its settings), library and resamples."""
+    if not isinstance(method, dict):
+        return f"{name.replace('_', ' ')}: {method}"
+    words = method.get("description") or ", ".join(
+        f"{k}: {v}" for k, v in method.items() if isinstance(v, str | int | float) and k != "library"
+    )
+    extra = [f"{method['resamples']} resamples"] if method.get("resamples") else []
+    extra += [str(method["library"])] if method.get("library") else []
+    return f"{name.replace('_', ' ')}: {words}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _methods_text(methods: Any) -> str | None:
+    """evaluation.json `methods` as sentences an auditor reads, not a dump of the JSON."""
+    if not isinstance(methods, dict):
+        return methods
+    level = methods.get("confidence_level")
+    parts = [f"{float(level) * 100:g} % confidence intervals"] if level else []
+    parts += [_method_text(k, m) for k, m in methods.items() if k != "confidence_level"]
+    return "; ".join(parts)
+
+
 def _joined(*values: Any, sep: str = " ") -> str | None:
     """The texts joined; after a text that ends its own sentence, a space instead of `sep`."""
     out = ""
@@ -430,9 +452,7 @@ FIELDS: dict[str, list[tuple[str, str, Getter, bool]]] = {
             lambda v: (
                 _joined(
                     v.ctx["datasets"].get("independence"),
-                    "; ".join(f"{k}: {m}" for k, m in (v.ev.get("methods") or {}).items())
-                    if isinstance(v.ev.get("methods"), dict)
-                    else v.ev.get("methods"),
+                    _methods_text(v.ev.get("methods")),
                     sep=". ",
                 )
                 if v.ev.get("methods")
