@@ -477,3 +477,21 @@ def test_checklists_find_the_multiclass_evidence(reported):
         "Brier score, calibration slope and intercept",
     ):
         assert lacking not in messages, lacking
+
+
+@pytest.mark.slow
+def test_report_draws_one_roc_and_reliability_line_per_class(reported):
+    """The figures the pipeline declares as an output exist for a multiclass outcome too."""
+    doc = json.loads((reported / "reports" / "evaluation.json").read_text())
+    figures = reported / "reports" / "figures"
+    assert sorted(p.name for p in figures.iterdir()) == ["calibration.svg", "roc.svg"]
+    roc = (figures / "roc.svg").read_text()
+    for item in doc["overall"]["per_class"]:
+        auroc = item["metrics"]["auroc"]["value"]
+        assert f"{item['class']} (AUROC {auroc:.3f})" in roc
+        assert item["curves"]["roc"]["fpr"][0] == 0
+    assert all(c in (figures / "calibration.svg").read_text() for c in CLASSES)
+    html = (reported / "reports" / "clinical-validation-report.html").read_text()
+    assert 'alt="ROC curve"' in html and 'alt="Reliability diagram"' in html
+    markdown = (reported / "reports" / "clinical-validation-report.md").read_text()
+    assert "](figures/roc.svg)" in markdown

@@ -280,9 +280,14 @@ def _entry(
 
     if classes is not None:
         scores = frame[[SCORE_PREFIX + c for c in classes]].to_numpy(dtype=float)
-        return _sklearn(
+        entry = _sklearn(
             metrics.multiclass, frame["label"], scores, frame["predicted"], classes, methods
         )
+        if with_curves:  # one-vs-rest ROC curve of each class, for the report's figure
+            for k, item in enumerate(entry["per_class"]):
+                is_class = (frame["label"] == item["class"]).astype(int)
+                item["curves"] = metrics.curves(is_class, scores[:, k])
+        return entry
     entry = metrics.classification(frame["label"], frame["score"], frame["predicted"], methods)
     entry["calibration"] = metrics.calibration(frame["label"], frame["score"], methods)
     if with_curves:

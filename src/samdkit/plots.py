@@ -15,6 +15,8 @@ from typing import Any
 
 def figures(overall: dict[str, Any]) -> dict[str, str]:
     """The SVG of every plot the evaluation's overall section has data for, by name."""
+    if overall.get("per_class"):
+        return class_figures(overall["per_class"])
     curves = overall.get("curves", {})
     metrics = overall.get("metrics", {})
     out = {}
@@ -29,6 +31,45 @@ def figures(overall: dict[str, Any]) -> dict[str, str]:
     bins = overall.get("calibration", {}).get("bins")
     if bins:
         out["calibration"] = reliability(bins)
+    return out
+
+
+def class_figures(per_class: list[dict[str, Any]]) -> dict[str, str]:
+    """A multiclass outcome: one-vs-rest ROC curves and reliability lines, one line per class."""
+    out = {}
+    lines = [c for c in per_class if (c.get("curves") or {}).get("roc")]
+    if lines:
+        fig, ax = _figure()
+        ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=0.8, label="chance")
+        for item in lines:
+            auroc = ((item.get("metrics") or {}).get("auroc") or {}).get("value")
+            label = str(item["class"]) + ("" if auroc is None else f" (AUROC {auroc:.3f})")
+            curve = item["curves"]["roc"]
+            ax.plot(curve["fpr"], curve["tpr"], linewidth=1.2, label=label)
+        ax.set_xlabel("1 − specificity (false positive rate)")
+        ax.set_ylabel("Sensitivity (true positive rate)")
+        ax.set_title("ROC curves, each class vs the rest")
+        ax.legend(loc="lower right", fontsize=6)
+        out["roc"] = _svg(fig)
+    binned = [c for c in per_class if (c.get("calibration") or {}).get("bins")]
+    if binned:
+        fig, ax = _figure()
+        ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=0.8, label="perfect")
+        for item in binned:
+            bins = item["calibration"]["bins"]
+            ax.plot(
+                [b["mean_score"] for b in bins],
+                [b["observed_fraction"] for b in bins],
+                marker="o",
+                markersize=3,
+                linewidth=1.0,
+                label=str(item["class"]),
+            )
+        ax.set_xlabel("Mean predicted probability of the class")
+        ax.set_ylabel("Observed fraction of the class")
+        ax.set_title("Reliability, each class vs the rest")
+        ax.legend(loc="upper left", fontsize=6)
+        out["calibration"] = _svg(fig)
     return out
 
 
