@@ -495,3 +495,21 @@ def test_report_draws_one_roc_and_reliability_line_per_class(reported):
     assert 'alt="ROC curve"' in html and 'alt="Reliability diagram"' in html
     markdown = (reported / "reports" / "clinical-validation-report.md").read_text()
     assert "](figures/roc.svg)" in markdown
+
+
+def test_two_hundred_classes_give_a_short_error_line(tmp_path):
+    """A message listing classes names the first few and counts the rest: one readable line."""
+    rng = np.random.default_rng(7)
+    names = [f"c{k:03d}" for k in range(200)]
+    probs = rng.dirichlet(np.ones(200), size=400)
+    frame = pd.DataFrame({"row": np.arange(400), "label": rng.choice(names, 400)})
+    frame = pd.concat([frame, pd.DataFrame(probs, columns=[f"score_{n}" for n in names])], axis=1)
+    frame.loc[0, "label"] = "unknown"
+    frame["sex"] = rng.choice(["F", "M"], 400)
+    root = make_project(
+        tmp_path, frame, REQUIREMENTS.replace("class: dead", "class: c000"), MC_PARAMS
+    )
+    code, doc, done = evaluate(root)
+    assert code == 2 and doc is None, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "c000, c001" in line and "and 192 more" in line and len(line) < 400, line

@@ -69,6 +69,12 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def _some(names: list[str], shown: int = 8) -> str:
+    """A list of class names for a one-line message: the first few, then how many more."""
+    head = ", ".join(str(n) for n in names[:shown])
+    return head if len(names) <= shown else f"{head} and {len(names) - shown} more"
+
+
 def _threshold(args: argparse.Namespace, params_path: Path) -> float | None:
     if args.threshold is not None:
         return args.threshold
@@ -176,7 +182,7 @@ def _read_multiclass(path: Path, frame, score_columns: list[str], classes: list[
     if outside:  # the values are not echoed: a label column may hold anything
         raise UserError(
             f"{path}: {outside} row(s) have a label that is not among the classes "
-            f"({', '.join(names)}): a score_<class> column missing, or a wrong label"
+            f"({_some(names)}): a score_<class> column missing, or a wrong label"
         )
     if len(names) < 3 or len(set(names)) != len(names):
         raise UserError(
@@ -201,7 +207,7 @@ def _read_multiclass(path: Path, frame, score_columns: list[str], classes: list[
         if outside:
             raise UserError(
                 f"{path}: {outside} row(s) have a 'predicted' value that is not among the classes "
-                f"({', '.join(names)})"
+                f"({_some(names)})"
             )
     return frame
 
@@ -336,13 +342,13 @@ def check_classes(req: Requirements, classes: list[str] | None, positive_label: 
         elif crit.class_name is None and crit.metric not in MULTICLASS_OVERALL:
             raise UserError(
                 f"{where}: {crit.metric} of a multiclass outcome is one-vs-rest: name a class "
-                f"(class: one of {', '.join(classes)}); without a class only "
+                f"(class: one of {_some(classes)}); without a class only "
                 f"{', '.join(MULTICLASS_OVERALL)} apply"
             )
         elif crit.class_name is not None and crit.class_name not in classes:
             raise UserError(
                 f"{where}: class '{crit.class_name}' is not a class of the outcome "
-                f"({', '.join(classes)})"
+                f"({_some(classes)})"
             )
 
 
