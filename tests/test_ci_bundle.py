@@ -430,7 +430,7 @@ def test_gitlab_post_passes_the_token_on_stdin_only(monkeypatch, tmp_path):
 
 
 # The PR workflow's act runs (red first PR, green, lint + data + lock) are in tests/test_act_first_pr.py and
-# tests/test_act_cases.py; the release workflow's in tests/test_act_release.py, on this fixture.
+# tests/test_act_first_pr.py; the release workflow's in tests/test_act_release.py, on this fixture.
 
 
 @pytest.fixture(scope="module")
