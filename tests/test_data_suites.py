@@ -363,10 +363,18 @@ def test_a_dataset_without_a_suite_fails_naming_it(project: Path) -> None:
 
 def test_an_exemption_with_its_reason_is_recorded(project: Path) -> None:
     _without_golden_check(project)
-    with (project / "pyproject.toml").open("a", encoding="utf-8") as handle:
-        handle.write(
-            '\n[tool.samdkit.data.exempt]\n"data/prepared/golden.csv" = "a subset of test"\n'
-        )
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    # the template keeps its (synced) exempt table last in the file: add the entry to it
+    header = (
+        ""
+        if text.rstrip().endswith("[tool.samdkit.data.exempt]")
+        else "\n[tool.samdkit.data.exempt]"
+    )
+    pyproject.write_text(
+        text.rstrip() + header + '\n"data/prepared/golden.csv" = "a subset of test"\n',
+        encoding="utf-8",
+    )
     proc = samdkit("check-data", cwd=project)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((project / "reports" / "data-check.json").read_text(encoding="utf-8"))

@@ -36,7 +36,7 @@ def _seed_patient_data(project: Path) -> None:
     test_ids = pd.read_csv(project / "data/prepared/test.csv")["sample_id"]
     positions = [int(i.removeprefix("BC-")) - 1 for i in test_ids]
     code = (
-        "import sys; from breast_lesion_triage.data import load_embedded; "
+        "import sys; from breast_lesion_triage.example import load_embedded; "
         "load_embedded().to_csv(sys.argv[1], index=False)"
     )
     raw = project / "data/raw/patients.csv"
@@ -58,6 +58,8 @@ def _seed_patient_data(project: Path) -> None:
         exclude_columns=["patient_name"],
     )
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # the README's own-data step: samdkit's copies of the data settings follow params.yaml
+    run(["python", "-m", f"{PACKAGE}.config", "--sync"], project)
     req = project / "compliance/requirements.yaml"
     text = req.read_text()
     site = "  - column: site\n    values: [north, south]\n    min_n: 30\n"
@@ -194,8 +196,10 @@ def test_git_add_all_before_dvc_add_does_not_commit_the_patient_file(phi, tmp_pa
     assert "data/raw/patients.csv" not in tracked
     run(["dvc", "add", "data/raw/patients.csv"], project)
     git(project, "add", "-A")
-    assert [p for p in git(project, "ls-files", "data/raw").stdout.split()] == [
-        "data/raw/patients.csv.dvc"
+    # the template's data/raw/.gitignore (which keeps the folder) and DVC's pointer: never the rows
+    assert git(project, "ls-files", "data/raw").stdout.split() == [
+        "data/raw/.gitignore",
+        "data/raw/patients.csv.dvc",
     ]
 
 
