@@ -50,7 +50,9 @@ def _method_text(name: str, method: Any) -> str:
     if not isinstance(method, dict):
         return f"{name.replace('_', ' ')}: {method}"
     words = method.get("description") or ", ".join(
-        f"{k}: {v}" for k, v in method.items() if isinstance(v, str | int | float) and k != "library"
+        f"{k}: {v}"
+        for k, v in method.items()
+        if isinstance(v, str | int | float) and k != "library"
     )
     extra = [f"{method['resamples']} resamples"] if method.get("resamples") else []
     extra += [str(method["library"])] if method.get("library") else []
