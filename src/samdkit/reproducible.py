@@ -19,7 +19,6 @@ parameters give the same bytes in any folder at any time (docs/model-lock.md, "R
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -127,12 +126,12 @@ def normalise_zip(path: Path, epoch: int) -> None:
 
 
 def _content_digest(model_dir: Path, skip: str) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
-        rel = path.relative_to(model_dir).as_posix()
-        if rel != skip:
-            digest.update(f"{rel}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
-    return digest.hexdigest()
+    """model.lock's root digest of the folder without `skip` (samdkit.digests, the one SHA-256)."""
+    from samdkit.digests import root_digest, tree_digests
+
+    return root_digest(
+        (e.path, e.sha256) for e in tree_digests(model_dir, workers=1) if e.path != skip
+    )
 
 
 def _normalise_mlmodel(path: Path, epoch: int, content: str, size_delta: int) -> None:
