@@ -169,7 +169,7 @@ def cli_start(ctx: Context) -> list[Row]:
 # --------------------------------------------------------------------------- hashing
 
 HASH = (
-    "import sys; from samdkit.digests import tree_digests; "
+    "import sys; from samdkit.core.digests import tree_digests; "
     "tree_digests(sys.argv[1], int(sys.argv[2]))"
 )
 
@@ -185,7 +185,7 @@ def _fill(path: Path, size: int) -> None:
 
 def hashing(ctx: Context) -> list[Row]:
     try:
-        subprocess.run([ctx.python, "-c", "import samdkit.digests"], check=True)
+        subprocess.run([ctx.python, "-c", "import samdkit.core.digests"], check=True)
     except subprocess.CalledProcessError:
         return [_na("hashing", "digests", "openssl dgst -sha256", ["samdkit.digests"])]
     env, rows, rss = ctx.env(), [], {}

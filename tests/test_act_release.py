@@ -39,7 +39,7 @@ def signing_secrets() -> dict[str, str]:
     """A throwaway PKCS#12 (self-signed EC key), as the two repository secrets release.yml reads."""
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
-    from samdkit.keys import make_self_signed
+    from samdkit.release.keys import make_self_signed
 
     key, cert = make_self_signed("Release Manager")
     blob = pkcs12.serialize_key_and_certificates(

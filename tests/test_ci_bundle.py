@@ -412,7 +412,7 @@ def test_comment_posts_with_the_exact_command(comment_project, tmp_path, mode, n
 
 
 def test_gitlab_post_passes_the_token_on_stdin_only(monkeypatch, tmp_path):
-    from samdkit import comment as mod
+    from samdkit.ci import comment as mod
 
     monkeypatch.setenv("CI_API_V4_URL", "https://gitlab.example/api/v4")
     monkeypatch.setenv("CI_PROJECT_ID", "42")

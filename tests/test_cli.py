@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from samdkit import atomic
 from samdkit.cli import COMMANDS, main
-from samdkit.findings import Finding, github_annotation, render
-from samdkit.privacy import PRIVACY_DEFAULTS, apply_privacy_defaults
+from samdkit.core import atomic
+from samdkit.core.findings import Finding, github_annotation, render
+from samdkit.core.privacy import PRIVACY_DEFAULTS, apply_privacy_defaults
 from tests.conftest import BIN
 
 HEAVY = ("great_expectations", "mlflow", "weasyprint", "pyhanko", "pandas", "sklearn", "matplotlib")

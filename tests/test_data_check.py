@@ -154,7 +154,7 @@ def test_suites_validated_in_forked_workers_equal_the_ones_validated_in_order(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """check-data validates one suite per core; the result must not depend on it."""
-    from samdkit import parallel
+    from samdkit.core import parallel
 
     (project / "data" / "prepared" / "test.csv").write_text(
         (project / "data" / "prepared" / "test.csv").read_text().replace(",0\n", ",5\n", 3)
@@ -255,7 +255,7 @@ def test_help_imports_neither_great_expectations_nor_pandas() -> None:
 def test_gx_loads_without_the_iri_format_checker() -> None:
     """rfc3987-syntax (installed beside cyclonedx-bom) costs 1.3 s at import and GX never needs it."""
     code = (
-        "import sys\nfrom samdkit.data_check_gx import Validator\nValidator()\n"
+        "import sys\nfrom samdkit.data.gx import Validator\nValidator()\n"
         "import jsonschema\n"
         "print('great_expectations' in sys.modules, sys.modules.get('rfc3987_syntax', 'absent'))\n"
     )

@@ -40,7 +40,7 @@ def _include() -> tuple[dict, dict]:
 
 
 def _check_data_flags() -> set[str]:
-    from samdkit import data_check
+    from samdkit.data import check as data_check
 
     parser = argparse.ArgumentParser()
     data_check.add_arguments(parser)
@@ -80,7 +80,7 @@ def test_action_and_include_take_the_same_source_settings_as_check_data() -> Non
 
 
 def test_gate_result_never_records_a_password_written_in_a_url() -> None:
-    from samdkit.data_sources import redact, written_secret
+    from samdkit.data.sources import redact, written_secret
 
     line = "samdkit check-data --url postgresql+psycopg://u:p@ss:w0rd@db:5432/omop --table person"
     assert (

@@ -488,7 +488,7 @@ def test_bad_source_settings_fail_before_any_engine(
 
 
 def test_public_url_and_scrub_never_keep_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
-    from samdkit.data_sources import Source, public_url, scrub
+    from samdkit.data.sources import Source, public_url, scrub
 
     monkeypatch.setenv("DB_PASSWORD", "p@ss:w/rd")
     source = Source(
@@ -505,7 +505,7 @@ def test_public_url_and_scrub_never_keep_the_password(monkeypatch: pytest.Monkey
 
 def test_engine_messages_withhold_quoted_values() -> None:
     """A database error quoting a cell is withheld; column and metric names stay readable."""
-    from samdkit.data_sources import withhold_quoted
+    from samdkit.data.sources import withhold_quoted
 
     text = withhold_quoted('invalid input syntax for type integer: "MRN-000123"', ["person_id"])
     assert "MRN-000123" not in text and text.endswith('"…"')

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from samdkit import criteria, metrics
 from samdkit.cli import main
-from samdkit.errors import UserError
+from samdkit.core.errors import UserError
+from samdkit.evaluate import criteria, metrics
 
 DATA = Path(__file__).parent / "data" / "report"
 
@@ -256,7 +256,7 @@ def test_evaluation_spread_over_cores_equals_the_one_computed_in_order(
     tmp_path, predictions, monkeypatch
 ):
     """The CLI bootstraps overall and each subgroup in forked workers; the document must not change."""
-    from samdkit import parallel
+    from samdkit.core import parallel
     from tests.conftest import samdkit_cli
 
     forked, ordered = make_project(tmp_path / "forked", predictions), tmp_path / "ordered"

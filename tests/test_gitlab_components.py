@@ -145,7 +145,7 @@ def test_jobs_share_one_install_definition():
 
 
 def test_telemetry_variables_come_from_samdkit_privacy_defaults():
-    from samdkit.privacy import PRIVACY_DEFAULTS
+    from samdkit.core.privacy import PRIVACY_DEFAULTS
 
     setup = yaml.safe_load((REPO / "gitlab" / "setup.yml").read_text())[".samdkit-setup"]
     telemetry = {

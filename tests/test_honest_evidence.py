@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from samdkit import report
+from samdkit.report import command as report
 from tests import test_act_release
 from tests.conftest import bake_project, fill_in_template_examples, git, project_env, run
 from tests.test_ci_bundle import calls, step_failed

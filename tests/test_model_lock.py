@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from samdkit import digests, lockfile
 from samdkit.cli import main
-from samdkit.errors import UserError
+from samdkit.core import digests
+from samdkit.core.errors import UserError
+from samdkit.lock import schema as lockfile
 from tests.factories import save_model, write_split
 
 DATA_MD5 = "3f1c2b7a9d5e4f60a1b2c3d4e5f60718.dir"
@@ -273,7 +274,7 @@ def test_tampered_stored_predictions_fail_naming_rows(project, capsys):
 
 def test_difference_within_tolerance_is_a_warning_not_a_failure(project, capsys):
     """Another machine's last-bit differences: reported with the max diff, the gate stays green."""
-    from samdkit.fingerprint import array_sha256
+    from samdkit.lock.fingerprint import array_sha256
 
     lock = read_lock(project)
     det = lock["determinism"]

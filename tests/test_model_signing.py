@@ -38,7 +38,8 @@ pytestmark = pytest.mark.skipif(
 
 def write_lock(root: Path) -> None:
     """A model.lock in the lockfile schema whose artifact files are the model folder's."""
-    from samdkit import digests, lockfile
+    from samdkit.core import digests
+    from samdkit.lock import schema as lockfile
 
     files = digests.tree_digests(root / MODEL)
     lock = {
@@ -131,7 +132,7 @@ def test_model_signing_cli_verifies_the_signature_with_the_pdf_signers_certifica
     assert done.returncode == 0, done.stderr
     assert "Verification succeeded" in done.stdout
     # the bundle is certificate mode with the PDFs' certificate, and the manifest seals it
-    from samdkit.model_signature import signing_certificate
+    from samdkit.release.model_signature import signing_certificate
 
     cert = signing_certificate((signed_model / SIG).read_bytes())
     from cryptography.hazmat.primitives import hashes
@@ -145,8 +146,8 @@ def test_model_signing_cli_verifies_the_signature_with_the_pdf_signers_certifica
 
 
 def test_verify_passes_and_the_covered_digests_are_model_locks(signed_model):
-    from samdkit import lockfile
-    from samdkit.model_signature import resources
+    from samdkit.lock import schema as lockfile
+    from samdkit.release.model_signature import resources
 
     covered = resources((signed_model / SIG).read_bytes())
     lock = lockfile.read(signed_model / "model.lock")
@@ -181,7 +182,7 @@ def resign_model(root: Path, tmp_path: Path) -> Path:
     """Sign the model folder again with another key (model-signing's CLI): a swapped signature."""
     from cryptography.hazmat.primitives import serialization
 
-    from samdkit.keys import make_self_signed
+    from samdkit.release.keys import make_self_signed
 
     key, cert = make_self_signed("Somebody Else")
     key_pem = tmp_path / "other-key.pem"
@@ -295,7 +296,8 @@ def test_same_per_file_sha256_as_model_lock_and_a_different_root(signed_model):
     """What docs/model-lock.md states: same per-file digests, two root constructions."""
     import base64
 
-    from samdkit import digests, lockfile
+    from samdkit.core import digests
+    from samdkit.lock import schema as lockfile
 
     bundle = json.loads((signed_model / SIG).read_bytes())
     statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))

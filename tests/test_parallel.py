@@ -8,12 +8,12 @@ import threading
 
 import pytest
 
-from samdkit import parallel
+from samdkit.core import parallel
 
 # run in a fresh interpreter: the test process may hold threads, where samdkit.parallel refuses to fork
 PROBE = """
 import json, os
-from samdkit import parallel
+from samdkit.core import parallel
 from tests.test_parallel import pid_and_square
 can_fork = parallel.can_fork()
 results = parallel.map_ordered(pid_and_square, range(6), workers=2)

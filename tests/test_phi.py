@@ -275,7 +275,7 @@ def _frame(sexes: list[str | None]):
 
 
 def _compute(tmp_path: Path, sexes: list[str | None], text: str = REQUIREMENTS) -> dict:
-    from samdkit import criteria, evaluation
+    from samdkit.evaluate import criteria, evaluation
 
     path = tmp_path / "requirements.yaml"
     path.write_text(text)
@@ -305,7 +305,7 @@ def test_a_cell_of_one_and_its_partner_are_suppressed(tmp_path):
 
 
 def test_a_subgroup_column_without_expected_values_is_refused(tmp_path):
-    from samdkit.errors import UserError
+    from samdkit.core.errors import UserError
 
     text = REQUIREMENTS.replace("    values: [female, male]\n", "")
     with pytest.raises(UserError, match="subgroup column 'sex' has no list of expected values"):
@@ -316,7 +316,7 @@ def test_a_subgroup_column_without_expected_values_is_refused(tmp_path):
 
 
 def test_the_comment_never_shows_a_suppressed_subgroup_value(tmp_path):
-    from samdkit import comment
+    from samdkit.ci import comment
 
     doc = _compute(tmp_path, ["female"] * 40 + ["male"])
     lines = "\n".join(comment._criteria(doc, None))

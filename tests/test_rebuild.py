@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from samdkit import rebuild
-from samdkit.findings import Finding
+from samdkit.core.findings import Finding
+from samdkit.lock import rebuild
 from tests.conftest import commit_all, git, project_env, run, samdkit_cli
 
 
@@ -74,7 +74,7 @@ def test_manifest_comparison_names_the_differing_file():
 
 
 def test_report_says_not_run_without_a_verdict_for_this_model(tmp_path):
-    from samdkit.project import load_project
+    from samdkit.core.project import load_project
 
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     project = load_project(tmp_path)
@@ -180,7 +180,7 @@ def test_changed_data_row_fails_naming_the_data(project_copy):
 
 @pytest.mark.slow
 def test_auditor_rebuild_compares_with_the_release_manifest(project_copy):
-    from samdkit import manifest as mf
+    from samdkit.release import manifest as mf
 
     root = project_copy.resolve()
     files = [*sorted((root / "models" / "model").iterdir()), root / "model.lock"]

@@ -19,8 +19,9 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from samdkit import bounded, escape, glyphs
-from samdkit.errors import UserError
+from samdkit.core import bounded, escape
+from samdkit.core.errors import UserError
+from samdkit.report import glyphs
 from tests.conftest import project_env
 
 HOSTILE = [
@@ -272,7 +273,7 @@ def local_server():
 
 
 def override(project: Path, name: str, marker: str, addition: str) -> None:
-    from samdkit.report import TEMPLATES
+    from samdkit.report.command import TEMPLATES
 
     folder = project / "compliance" / "templates"
     folder.mkdir(parents=True, exist_ok=True)
@@ -461,8 +462,9 @@ def test_glyph_check_reads_the_fonts_the_css_names():
 
 def test_every_yaml_and_json_reader_is_bounded(tmp_path):
     """requirements.yaml (evaluate), params.yaml (every stage) and model.lock (verify-lock, comment)."""
-    from samdkit import criteria, lockfile
-    from samdkit.project import read_yaml
+    from samdkit.core.project import read_yaml
+    from samdkit.evaluate import criteria
+    from samdkit.lock import schema as lockfile
 
     bomb = tmp_path / "requirements.yaml"
     bomb.write_text(BOMB)
@@ -487,8 +489,8 @@ def test_glyph_check_without_fc_match_reads_every_installed_font(monkeypatch, tm
 
 def test_template_environments_escape_for_their_output(tmp_path):
     """HTML templates are autoescaped; Markdown templates escape every {{ }} unless the template marks it."""
-    from samdkit.project import load_project
-    from samdkit.report import _environment
+    from samdkit.core.project import load_project
+    from samdkit.report.command import _environment
 
     project = load_project(tmp_path)
     html, md = _environment(project), _environment(project, markdown=True)

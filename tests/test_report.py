@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from samdkit.cli import main
-from samdkit.report import SECTIONS
+from samdkit.report.command import SECTIONS
 
 DATA = Path(__file__).parent / "data" / "report"
 EPOCH = "1767225600"

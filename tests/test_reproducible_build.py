@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from samdkit import digests
-from samdkit.errors import UserError
-from samdkit.reproducible import (
+from samdkit.core import digests
+from samdkit.core.errors import UserError
+from samdkit.lock.reproducible import (
     ZIP_EPOCH,
     normalise_model,
     pin_numerics,
@@ -145,7 +145,7 @@ def test_default_project_trained_twice_in_two_folders_at_two_times_is_byte_ident
     default_project, tmp_path
 ):
     """Issue 16: scaffold twice, train at two times, compare the root digests (model.lock)."""
-    from samdkit import lockfile
+    from samdkit.lock import schema as lockfile
 
     lock = lockfile.read(default_project / "model.lock")
     epoch = int(project_env(default_project)["SOURCE_DATE_EPOCH"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from samdkit import escape
+from samdkit.core import escape
 from tests.conftest import BIN, project_env, samdkit_cli
 
 

@@ -83,7 +83,7 @@ def postgres():
 
 def test_a_raw_at_sign_in_a_url_env_password_never_shows_in_the_label():
     """make_url splits `user:p@ss@host` at the first '@': the label printed `user@ss@host`."""
-    from samdkit.data_sources import public_url
+    from samdkit.data.sources import public_url
 
     shown = public_url("postgresql+psycopg://reader:Sx@Secret-7@db.hospital:5432/omop")
     assert "Secret-7" not in shown and "Secret" not in shown
@@ -98,7 +98,7 @@ def test_a_raw_at_sign_in_a_url_env_password_never_shows_in_the_label():
     ],
 )
 def test_a_password_inside_an_odbc_connect_string_is_refused_and_redacted(url, tmp_path):
-    from samdkit.data_sources import redact, written_secret
+    from samdkit.data.sources import redact, written_secret
 
     assert written_secret(url)
     assert "hunter2" not in redact(f"samdkit check-data --url {url} --table t")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from samdkit import sbom
+from samdkit.report import sbom
 from tests.conftest import project_env
 
 NOT_SOUP = {"samdkit", "great-expectations", "dvc", "mlflow", "pytest", "weasyprint", "pyhanko"}
@@ -184,7 +184,7 @@ def test_project_without_pyproject_is_refused_before_any_sbom(project_copy):
 
 def test_multiclass_model_card_names_the_task_and_each_class():
     """A three-class evaluation is not described as binary; each class's metrics are their own slice."""
-    from samdkit.sbom import model_card
+    from samdkit.report.sbom import model_card
 
     def entry(value: float) -> dict:
         return {"value": value, "ci": {"lower": value - 0.1, "upper": value + 0.05}}

@@ -208,8 +208,8 @@ def test_manifest_signer_is_the_pdf_signer(proj):
 
 def interrupt(root: Path, monkeypatch, stop_at: str, *argv: str) -> None:
     """Run sign in this process and stop it as a kill would, just before it writes `stop_at`."""
-    from samdkit import atomic
     from samdkit.cli import main
+    from samdkit.core import atomic
 
     real = atomic.write_bytes
 
@@ -315,7 +315,7 @@ def key_material(tmp_path: Path) -> dict[str, str]:
         PrivateFormat,
     )
 
-    from samdkit.keys import make_self_signed
+    from samdkit.release.keys import make_self_signed
 
     key, cert = make_self_signed("Quality Manager")
     texts = {
@@ -604,7 +604,7 @@ def test_no_page_says_unsigned_and_section_15_lists_the_planned_signers(rendered
     """Issue 12 example: every page said "UNSIGNED DRAFT" and section 15 was empty after signing."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    from samdkit.signing import RECORD_STATUS
+    from samdkit.release.sign import RECORD_STATUS
 
     root = tmp_path / "proj"
     shutil.copytree(rendered, root)
@@ -641,7 +641,7 @@ def test_stamp_slots_lie_on_blank_space_of_the_last_page(rendered, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from samdkit.signing import slot_box
+    from samdkit.release.sign import slot_box
 
     for pdf in PDFS:
         info = subprocess.run(["pdfinfo", str(rendered / pdf)], capture_output=True, text=True)

@@ -132,7 +132,7 @@ def pins(root: Path) -> list[str]:
 def other_cert_pem(tmp_path: Path) -> Path:
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from samdkit.keys import make_self_signed
+    from samdkit.release.keys import make_self_signed
 
     _, cert = make_self_signed("Somebody Else")
     path = tmp_path / "other.pem"
@@ -143,7 +143,7 @@ def other_cert_pem(tmp_path: Path) -> Path:
 def p12_file(tmp_path: Path, password: bytes, **cert_args) -> Path:
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
-    from samdkit.keys import make_self_signed
+    from samdkit.release.keys import make_self_signed
 
     key, cert = make_self_signed("Quality Manager", **cert_args)
     blob = pkcs12.serialize_key_and_certificates(
@@ -345,7 +345,7 @@ def test_missing_key_expired_certificate_and_non_pdf_are_one_line(unsigned, tmp_
         PrivateFormat,
     )
 
-    from samdkit.keys import make_self_signed
+    from samdkit.release.keys import make_self_signed
 
     root = tmp_path / "proj"
     shutil.copytree(unsigned, root)
@@ -393,7 +393,7 @@ def test_demo_key_material_never_outlives_the_command(unsigned, tmp_path):
 
 
 def test_secure_tempdir_modes_and_cleanup_on_error():
-    from samdkit.keys import secure_tempdir, write_secret
+    from samdkit.release.keys import secure_tempdir, write_secret
 
     seen = {}
     with pytest.raises(RuntimeError), secure_tempdir() as folder:

@@ -174,7 +174,7 @@ def test_trust_root_from_the_auditor_authenticates_and_a_wrong_root_does_not(
 ):
     from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
-    from samdkit.keys import make_self_signed
+    from samdkit.release.keys import make_self_signed
 
     _, cert, _ = pkcs12.load_key_and_certificates(genuine[2].read_bytes(), PASSWORD)
     root_pem = tmp_path / "root.pem"
@@ -188,8 +188,8 @@ def test_trust_root_from_the_auditor_authenticates_and_a_wrong_root_does_not(
 
 
 def test_manifest_signed_by_a_key_that_signed_no_pdf_fails(genuine, release, tmp_path):
-    from samdkit import manifest as mf
-    from samdkit.keys import material_from_pkcs12
+    from samdkit.release import manifest as mf
+    from samdkit.release.keys import material_from_pkcs12
 
     other = p12_file(tmp_path, PASSWORD)
     material = material_from_pkcs12(other.read_bytes(), PASSWORD, "test")
@@ -213,7 +213,7 @@ def _sign_elsewhere(path: Path, p12: Path, *, page: int, box, name: str) -> None
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
-    from samdkit.keys import material_from_pkcs12
+    from samdkit.release.keys import material_from_pkcs12
 
     material = material_from_pkcs12(p12.read_bytes(), PASSWORD, "test")
     writer = IncrementalPdfFileWriter(io.BytesIO(path.read_bytes()), strict=False)
@@ -374,8 +374,8 @@ def test_validation_data_and_a_document_timestamp_after_signing_are_allowed(genu
 
 
 def test_manifest_naming_no_pdf_fails(genuine, release):
-    from samdkit import manifest as mf
-    from samdkit.keys import material_from_pkcs12
+    from samdkit.release import manifest as mf
+    from samdkit.release.keys import material_from_pkcs12
 
     path = release / "release/manifest.json"
     content = json.loads(path.read_text())

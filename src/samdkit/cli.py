@@ -13,33 +13,39 @@ import sys
 from collections.abc import Sequence
 
 from samdkit import __version__
-from samdkit.errors import UserError
-from samdkit.privacy import apply_privacy_defaults
+from samdkit.core.errors import UserError
+from samdkit.core.privacy import apply_privacy_defaults
 
 # command -> (module under samdkit, one-line help). Each module defines
 # add_arguments(parser) and run(args) -> int, and imports nothing heavy at module level.
 COMMANDS: dict[str, tuple[str, str]] = {
     "new": ("scaffold", "scaffold a project from the bundled cookiecutter template"),
     "lint": ("lint", "ruff (code + notebooks) and pynblint (notebook practices), one summary"),
-    "check-data": ("data_check", "validate datasets against Great Expectations suites"),
-    "evaluate": ("evaluation", "metrics with 95% CIs, calibration, subgroups, acceptance criteria"),
+    "check-data": ("data.check", "validate datasets against Great Expectations suites"),
+    "evaluate": (
+        "evaluate.evaluation",
+        "metrics with 95% CIs, calibration, subgroups, acceptance criteria",
+    ),
     "lock": (
-        "model_lock",
+        "lock.command",
         "write model.lock: artifact digests, determinism fingerprint, data version",
     ),
-    "verify-lock": ("model_lock", "recompute model.lock and fail on any difference"),
-    "report": ("report", "clinical validation report and model card (PDF, HTML, Markdown, JSON)"),
-    "sign": ("signing", "PAdES-sign the PDFs and sign the release manifest"),
+    "verify-lock": ("lock.command", "recompute model.lock and fail on any difference"),
+    "report": (
+        "report.command",
+        "clinical validation report and model card (PDF, HTML, Markdown, JSON)",
+    ),
+    "sign": ("release.sign", "PAdES-sign the PDFs and sign the release manifest"),
     "verify": (
-        "verification",
+        "release.verify",
         "the auditor's check: signatures, manifest, digests inside the report",
     ),
-    "comment": ("comment", "pull/merge request comment markdown; posts it via CML when asked"),
+    "comment": ("ci.comment", "pull/merge request comment markdown; posts it via CML when asked"),
     "pipeline-status": (
-        "pipeline_status",
+        "ci.pipeline_status",
         "is dvc.lock up to date with dvc.yaml, params and deps (names stale stages, the fix)",
     ),
-    "gate": ("ci_outputs", "run one gate command and record its verdict; --verdict reads them all"),
+    "gate": ("ci.outputs", "run one gate command and record its verdict; --verdict reads them all"),
 }
 
 EXIT_BAD_INPUT = 2
@@ -69,8 +75,10 @@ def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     parser = argparse.ArgumentParser(prog=f"samdkit {name}", description=text)
     adder = getattr(module, f"add_{name.replace('-', '_')}_arguments", None) or module.add_arguments
     adder(parser)
-    if name == "verify":  # the auditor's rebuild (samdkit.rebuild) rides on verify's own checks
-        from samdkit.rebuild import add_verify_flag
+    if (
+        name == "verify"
+    ):  # the auditor's rebuild (samdkit.lock.rebuild) rides on verify's own checks
+        from samdkit.lock.rebuild import add_verify_flag
 
         add_verify_flag(parser)
     return parser, module
@@ -85,7 +93,9 @@ def _where(exc: BaseException) -> str:
     if not ours:
         return "an unknown place"
     frame = ours[-1]
-    return f"{os.path.basename(frame.filename)}:{frame.lineno} ({frame.name})"
+    parts = frame.filename.replace("\\", "/").split("/")
+    where = "/".join(parts[parts.index("samdkit") + 1 :]) if "samdkit" in parts else parts[-1]
+    return f"{where}:{frame.lineno} ({frame.name})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns = parser.parse_args(args[1:])
         runner = getattr(module, f"run_{name.replace('-', '_')}", None) or module.run
         if name == "verify" and ns.rebuild:
-            from samdkit.rebuild import run_verify_rebuild
+            from samdkit.lock.rebuild import run_verify_rebuild
 
             return run_verify_rebuild(ns, runner)
         return int(runner(ns) or 0)

@@ -45,10 +45,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from samdkit import atomic
-from samdkit.errors import UserError
-from samdkit.findings import FORMATS, Finding, render
-from samdkit.project import load_project
+from samdkit.core import atomic
+from samdkit.core.errors import UserError
+from samdkit.core.findings import FORMATS, Finding, render
+from samdkit.core.project import load_project
 
 DEFAULT_PYNBLINT_COMMAND = ["uvx", "--from", "pynblint==0.1.6", "--with", "click<8.2", "pynblint"]
 DEFAULT_NOTEBOOK_IGNORE = ["non-executed-notebook", "non-executed-cells"]

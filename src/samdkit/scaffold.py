@@ -10,7 +10,7 @@ import argparse
 import re
 from pathlib import Path
 
-from samdkit.errors import UserError
+from samdkit.core.errors import UserError
 
 
 def template_dir() -> Path:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from samdkit import bounded
-from samdkit.errors import UserError
+from samdkit.core import bounded
+from samdkit.core.errors import UserError
 from samdkit.regulatory import chai
 
 CHECKLISTS = Path(__file__).parent / "checklists"

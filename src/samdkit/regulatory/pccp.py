@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from samdkit import bounded
-from samdkit.errors import UserError
+from samdkit.core import bounded
+from samdkit.core.errors import UserError
 
 TOP_KEYS = {"version", "planned_modifications", "modification_protocol", "impact_assessment"}
 PROTOCOL_KEYS = {"data", "retraining", "performance_evaluation", "update_procedure"}
@@ -63,7 +63,7 @@ def _modifications(rel: str, data: Any) -> list[dict[str, Any]]:
 
 def load(path: Path, rel: str) -> dict[str, Any] | None:
     """The plan with its parsed criteria, None when the project declares none; bad structure → UserError."""
-    from samdkit import criteria
+    from samdkit.evaluate import criteria
 
     if not path.is_file():
         return None
@@ -123,8 +123,8 @@ def load(path: Path, rel: str) -> dict[str, Any] | None:
 
 def judge(plan: dict[str, Any], evaluation: dict[str, Any] | None) -> dict[str, Any]:
     """The plan as the report shows it: each acceptance criterion judged on this model's evaluation."""
-    from samdkit.criteria import Requirements
-    from samdkit.evaluation import evaluate_criteria
+    from samdkit.evaluate.criteria import Requirements
+    from samdkit.evaluate.evaluation import evaluate_criteria
 
     view = {k: v for k, v in plan.items() if not k.startswith("_")}
     if not evaluation:

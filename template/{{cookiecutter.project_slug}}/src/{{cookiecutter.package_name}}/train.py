@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from samdkit.reproducible import pin_numerics
+from samdkit.lock.reproducible import pin_numerics
 
 from {{ cookiecutter.package_name }}.config import (
     DataError,
@@ -78,7 +78,7 @@ def save_local(pipeline, options: dict) -> None:
     from the commit (or SOURCE_DATE_EPOCH): same commit, data and params, same bytes (model.lock).
     """
     import mlflow.sklearn
-    from samdkit.reproducible import normalise_model
+    from samdkit.lock.reproducible import normalise_model
 
     MODEL_DIR.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".model.", dir=MODEL_DIR.parent))

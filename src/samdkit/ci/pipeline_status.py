@@ -1,0 +1,275 @@
+"""`samdkit pipeline-status`: is the committed dvc.lock what the pipeline produces from dvc.yaml, params and deps?
+
+One gate for every pipeline (GitHub PR, GitHub release, GitLab). Without options it asks DVC (`dvc status
+--json`) which stages are stale in the working tree. In CI, `--repro` first makes the outputs the other gates
+read (`dvc pull --allow-missing` when a DVC remote is set, then `dvc repro`), and `--committed HEAD` then
+compares the dvc.lock the pipeline wrote with the one committed: a stage whose entry differs (or a lock never
+committed) is stale. A red result names the stale stages and the exact commands that make it green (including
+`dvc remote add` when the project has no DVC remote yet, and the `git add` of the files the run changed).
+
+Exit 0 up to date, 1 stale or the pipeline failed, 2 bad input. `--output` writes the gate result
+(reports/gates/pipeline.json in the generated pipelines); `--format json` prints the findings JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from samdkit.ci import outputs as ci_outputs
+from samdkit.core import findings
+from samdkit.core.errors import UserError
+from samdkit.core.findings import Finding
+
+GATE = "pipeline"
+TITLE = "pipeline-status"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--repro",
+        action="store_true",
+        help="dvc pull (when a DVC remote is set) and dvc repro first, as CI does",
+    )
+    parser.add_argument(
+        "--committed",
+        metavar="REF",
+        help="compare dvc.lock with the one committed at REF (e.g. HEAD) stage by stage",
+    )
+    parser.add_argument("--format", choices=findings.FORMATS, default="text")
+    parser.add_argument("--output", help="also write the gate result JSON to this file")
+
+
+def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(
+            ["dvc", *args], cwd=root, capture_output=True, text=True, errors="replace"
+        )
+    except FileNotFoundError:
+        raise UserError("dvc not found on PATH (install samdkit with its extras)") from None
+
+
+def _last_error(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    return (errors or lines or ["no message"])[-1][:240]
+
+
+def _stages(text: str | None) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError:
+        return {}
+    stages = data.get("stages") if isinstance(data, dict) else None
+    return stages if isinstance(stages, dict) else {}
+
+
+def _committed_lock(root: Path, ref: str) -> str | None:
+    done = subprocess.run(
+        ["git", "-C", str(root), "show", f"{ref}:./dvc.lock"], capture_output=True, check=False
+    )
+    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+
+
+def _git_files_to_commit(root: Path) -> list[str]:
+    """dvc.lock, DVC's .gitignore files and the uncached outputs (git-tracked) the run changed."""
+    done = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all", "--", "."],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    changed = [line[3:].strip().strip('"') for line in done.stdout.splitlines() if len(line) > 3]
+    candidates = ["dvc.lock", *_uncached_outputs(root)]
+    keep = [
+        c for c in candidates if any(p == c or p.startswith(c.rstrip("/") + "/") for p in changed)
+    ]
+    keep += [p for p in changed if p.endswith(".gitignore") and p not in keep]
+    return keep
+
+
+def _uncached_outputs(root: Path) -> list[str]:
+    """Outputs dvc.yaml marks `cache: false` (kept in git, e.g. model.lock and the reports)."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    paths = []
+    for stage in (spec.get("stages") or {}).values():
+        for key in ("outs", "metrics", "plots"):
+            for entry in (stage or {}).get(key) or []:
+                if isinstance(entry, dict):
+                    for path, opts in entry.items():
+                        if isinstance(opts, dict) and opts.get("cache") is False:
+                            paths.append(str(path))
+    return paths
+
+
+def _status_findings(root: Path) -> list[Finding]:
+    done = _dvc(root, "status", "--json")
+    if done.returncode != 0:
+        return [Finding("dvc-status", f"dvc status failed: {_last_error(done.stderr)}", "dvc.yaml")]
+    try:
+        status = json.loads(done.stdout or "{}")
+    except ValueError:
+        return [Finding("dvc-status", "dvc status printed no JSON", "dvc.yaml")]
+    out = []
+    for stage, changes in sorted(status.items()):
+        what = []
+        for change in changes if isinstance(changes, list) else []:
+            for kind, items in change.items() if isinstance(change, dict) else []:
+                if isinstance(items, dict):
+                    what.append(f"{kind}: {', '.join(f'{k} ({v})' for k, v in items.items())}")
+                else:
+                    what.append(str(kind))
+        detail = "; ".join(what)[:400] or "changed"
+        out.append(
+            Finding(
+                "stale-stage",
+                f"stage {stage} is not up to date ({detail})",
+                "dvc.lock",
+                detail={"stage": stage},
+            )
+        )
+    return out
+
+
+def _committed_findings(root: Path, ref: str) -> list[Finding]:
+    committed = _committed_lock(root, ref)
+    current = (
+        _stages((root / "dvc.lock").read_text(encoding="utf-8"))
+        if (root / "dvc.lock").is_file()
+        else {}
+    )
+    if committed is None:
+        return [
+            Finding(
+                "lock-not-committed",
+                f"dvc.lock is not committed at {ref}: the pipeline's outputs were never recorded",
+                "dvc.lock",
+                detail={"stages": sorted(current)},
+            )
+        ]
+    old = _stages(committed)
+    out = []
+    for stage in sorted(set(old) | set(current)):
+        if old.get(stage) == current.get(stage):
+            continue
+        why = (
+            "not in the committed dvc.lock"
+            if stage not in old
+            else "no longer in dvc.yaml"
+            if stage not in current
+            else "its deps, params or outputs differ from the committed dvc.lock"
+        )
+        out.append(
+            Finding(
+                "stale-stage", f"stage {stage} is stale: {why}", "dvc.lock", detail={"stage": stage}
+            )
+        )
+    return out
+
+
+def _repro(root: Path) -> list[Finding]:
+    """dvc pull (with a remote) and dvc repro; a failure is a finding naming the stage, never a traceback."""
+    if _dvc(root, "remote", "list").stdout.strip():
+        pulled = _dvc(root, "pull", "--allow-missing")
+        if pulled.returncode != 0:
+            return [
+                Finding("dvc-pull", f"dvc pull failed: {_last_error(pulled.stderr)}", "dvc.lock")
+            ]
+    done = _dvc(root, "repro")
+    print(done.stdout, end="")  # the pipeline's own log stays in the job log
+    if done.returncode == 0:
+        return []
+    text = done.stderr + done.stdout
+    match = re.search(r"failed to reproduce '([^']+)'", text)
+    stage = match.group(1) if match else None
+    where = f"stage {stage}" if stage else "dvc repro"
+    return [
+        Finding(
+            "repro-failed",
+            f"{where} failed: {_last_error(text)}",
+            "dvc.yaml",
+            detail={"stage": stage} if stage else {},
+        )
+    ]
+
+
+def _fix(root: Path, found: list[Finding]) -> list[str]:
+    """The exact commands, in order, that make this gate green."""
+    stages = sorted({f.detail.get("stage") for f in found if f.detail.get("stage")})
+    if any(f.check == "dvc-pull" for f in found):
+        return ["dvc push  # from the machine that ran the pipeline: the remote lacks its outputs"]
+    if any(f.check == "repro-failed" for f in found):
+        return [f"dvc repro {' '.join(stages)}".strip() + "  # fix the error it prints, then rerun"]
+    if any(f.check == "lock-not-committed" for f in found):
+        stages = []
+    cmds = [f"dvc repro {' '.join(stages)}".strip()]
+    if not _dvc(root, "remote", "list").stdout.strip():
+        cmds.append("dvc remote add -d storage <url>  # e.g. s3://bucket/path; once per project")
+    cmds.append("dvc push")
+    files = _git_files_to_commit(root) or ["dvc.lock"]
+    cmds.append(_wrapped(["git", "add", *files]))
+    cmds.append('git commit -m "pipeline outputs and dvc.lock"')
+    return cmds
+
+
+def _wrapped(words: list[str], width: int = 96) -> str:
+    """One shell command over several lines (backslash continuations) so a comment shows it whole."""
+    lines, line = [], words[0]
+    for word in words[1:]:
+        if len(line) + 1 + len(word) > width:
+            lines.append(line + " \\")
+            line = "  " + word
+        else:
+            line += " " + word
+    return "\n".join([*lines, line])
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path.cwd()
+    if not (root / "dvc.yaml").is_file():
+        raise UserError("dvc.yaml not found: run samdkit pipeline-status in the project root")
+    output = Path(args.output) if args.output else None
+    found = _repro(root) if args.repro else []
+    if not found:
+        found = (
+            _committed_findings(root, args.committed) if args.committed else _status_findings(root)
+        )
+    fix = _fix(root, found) if found else []
+    stale = sorted({f.detail.get("stage") for f in found if f.detail.get("stage")})
+    stale += [s for f in found for s in f.detail.get("stages", []) if s not in stale]
+    summary = {"stale stages": ", ".join(stale) or "none"}
+    print(findings.render(found, args.format, title=TITLE, summary=summary))
+    if found and args.format != "json":
+        print("to fix:\n" + "\n".join(f"  {cmd}" for cmd in fix))
+    verdict = "FAIL" if found else "PASS"
+    reason = (
+        found[0].message
+        if len(found) == 1
+        else (
+            f"stale stages: {', '.join(stale)}"
+            if stale
+            else found[0].message
+            if found
+            else "dvc.lock is up to date with dvc.yaml, params and deps"
+        )
+    )
+    if found and found[0].check == "lock-not-committed":
+        reason = found[0].message
+    result = ci_outputs.gate_result(
+        GATE, verdict, reason, fix, stale_stages=stale, findings=[f.message for f in found]
+    )
+    if output:
+        ci_outputs.write_gate(output, result)
+    ci_outputs.publish(result)
+    return 1 if found else 0

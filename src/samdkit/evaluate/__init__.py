@@ -1,0 +1,1 @@
+"""`samdkit evaluate`: metrics with confidence intervals, acceptance criteria, the evaluation document."""

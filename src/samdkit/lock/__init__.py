@@ -1,0 +1,1 @@
+"""`samdkit lock` / `verify-lock`: the model lock, its fingerprint, provenance and the reproducible rebuild."""

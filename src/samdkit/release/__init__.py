@@ -1,0 +1,1 @@
+"""`samdkit sign` / `verify`: PAdES signatures, the release manifest, the model signature and the auditor's check."""
