@@ -31,6 +31,12 @@ def write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> Pa
     return write_bytes(path, text.encode("utf-8"), mode)
 
 
+def dumps_json(obj: Any) -> str:
+    """Stable JSON text (sorted keys, 2-space indent, trailing newline): the same bytes for the same data,
+    so digests of evidence are reproducible; what write_json writes, for stdout and attachments."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Stable JSON (sorted keys, 2-space indent, trailing newline) so digests of evidence are reproducible."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    """Write dumps_json(obj) atomically."""
+    return write_text(path, dumps_json(obj))

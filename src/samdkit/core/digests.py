@@ -56,6 +56,11 @@ def file_sha256(path: str | os.PathLike[str], buffer_size: int = BUFFER_SIZE) ->
     return digest.hexdigest(), size
 
 
+def sha256_hex(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of one file: the digest evidence files record for their inputs."""
+    return file_sha256(path)[0]
+
+
 def list_files(root: str | os.PathLike[str]) -> list[str]:
     """Relative POSIX paths of every regular file under root (or root's own name if it is a file), sorted."""
     root = Path(root)
@@ -104,4 +109,5 @@ def root_digest(entries: Iterable[tuple[str, str]]) -> str:
 
 
 def bytes_sha256(data: bytes) -> str:
+    """SHA-256 (hex) of bytes in memory (an attachment, a certificate's DER, an array's buffer)."""
     return hashlib.sha256(data).hexdigest()

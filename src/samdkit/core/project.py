@@ -6,6 +6,7 @@ so commands run with no arguments in the project root.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,29 +15,52 @@ from typing import Any
 from samdkit.core import bounded
 from samdkit.core.errors import UserError
 
+# Every file samdkit reads or writes, by key: the one table the commands derive their file names from.
+# A team overrides any entry in [tool.samdkit.paths] (paths relative to the project root).
 DEFAULT_PATHS: dict[str, str] = {
+    # pipeline (DVC) and its data
     "params": "params.yaml",
+    "dvc_yaml": "dvc.yaml",
     "dvc_lock": "dvc.lock",
     "train_data": "data/prepared/train.csv",
     "test_data": "data/prepared/test.csv",
     "golden_data": "data/prepared/golden.csv",
     "model": "models/model",
+    "model_signature": "models/model.sig",
     "train_run": "reports/train_run.json",
     "predictions": "reports/predictions.csv",
     "emissions": "reports/emissions.csv",
+    # gate evidence
     "data_check": "reports/data-check.json",
     "evaluation": "reports/evaluation.json",
     "model_lock": "model.lock",
+    "rebuild": "reports/rebuild.json",
+    "lint_result": "reports/lint.json",
+    "verify_lock_result": "reports/verify-lock.json",
+    "gate_results": "reports/gates",
+    "comment": "reports/pr-comment.md",
+    # report outputs (the only place their names are defined)
     "sbom": "reports/sbom.cdx.json",
     "report_pdf": "reports/clinical-validation-report.pdf",
+    "report_html": "reports/clinical-validation-report.html",
+    "report_md": "reports/clinical-validation-report.md",
+    "report_json": "reports/clinical-validation-report.json",
     "model_card_pdf": "reports/model-card.pdf",
+    "model_card_json": "reports/model-card.json",
+    "model_card_md": "reports/model-card.md",
+    # compliance inputs
     "device": "compliance/device.yaml",
     "requirements": "compliance/requirements.yaml",
     "risks": "compliance/risks.yaml",
     "model_card": "compliance/model-card.yaml",
+    "regulatory": "compliance/regulatory.yaml",
+    "pccp": "compliance/pccp.yaml",
     "expectations": "compliance/expectations",
+    # folders and the release
     "reports": "reports",
     "release": "release",
+    "manifest": "release/manifest.json",
+    "manifest_signature": "release/manifest.json.p7s",
 }
 
 
@@ -53,6 +77,24 @@ class Project:
         if key not in paths:
             raise KeyError(key)
         return self.root / paths[key]
+
+    def rel(self, path: str | os.PathLike[str], *, resolve: bool = True) -> str | None:
+        """`path` relative to the project root (POSIX), None when it lies outside the root.
+
+        A relative path counts from the root. resolve=False compares the path as written (a symlink
+        stays itself): release checks must see a link, not where it points.
+        """
+        path = Path(path)
+        if not path.is_absolute():
+            path = self.root / path
+        if resolve:
+            path, root = path.resolve(), self.root.resolve()
+        else:
+            path, root = Path(os.path.normpath(path)), Path(os.path.normpath(self.root))
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            return None
 
     def section(self, name: str) -> dict[str, Any]:
         """One `[tool.samdkit.<name>]` table (empty when absent)."""
