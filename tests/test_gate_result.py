@@ -1,0 +1,152 @@
+"""The one gate-result envelope (samdkit/gate-result/v1): what every `--format json` prints and CI reads.
+
+Each envelope samdkit produces validates against docs/schemas/gate-result.v1.json; the strict reader
+refuses a foreign or hand-edited result with one line naming the field (exit 2, never a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from samdkit.core.errors import UserError
+from samdkit.core.findings import (
+    GATE_RESULT_SCHEMA,
+    Finding,
+    GateResult,
+    Severity,
+    read_result,
+    render,
+    render_result,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA_FILE = REPO / "docs" / "schemas" / "gate-result.v1.json"
+
+
+def assert_envelope(text: str) -> dict:
+    """The text is one envelope: valid against the published JSON Schema and the strict reader."""
+    doc = json.loads(text)
+    schema = json.loads(SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    read_result(text)
+    return doc
+
+
+def sample() -> GateResult:
+    return GateResult(
+        gate="lint",
+        verdict="FAIL",
+        findings=[
+            Finding("phi", "a patient column", file="data/x.csv", line=3),
+            Finding("notebook", "outputs kept", severity=Severity.WARNING),
+            Finding("ok", "checked", severity="pass"),
+        ],
+        summary={"errors": 1},
+        outputs={"errors": "1"},
+        detail={"checked": ["a", "b"]},
+    )
+
+
+def test_json_is_the_envelope_with_sorted_keys_and_round_trips() -> None:
+    text = render_result(sample(), "json")
+    doc = assert_envelope(text)
+    assert list(doc) == sorted(doc)
+    assert doc["schema"] == GATE_RESULT_SCHEMA
+    assert set(doc) == {"schema", "gate", "verdict", "findings", "summary", "outputs", "detail"}
+    assert [f["severity"] for f in doc["findings"]] == ["error", "warning", "pass"]
+    assert read_result(text) == sample()
+    assert render_result(sample(), "json") == text  # stable
+
+
+def test_severity_is_an_enum_and_a_string() -> None:
+    finding = Finding("c", "m", severity="warning")
+    assert finding.severity is Severity.WARNING
+    assert finding.severity == "warning"
+    with pytest.raises(ValueError):
+        Finding("c", "m", severity="fatal")
+
+
+def test_text_and_github_renderings() -> None:
+    text = render_result(sample(), "text")
+    assert text.splitlines()[0] == "ERROR   data/x.csv:3  [phi] a patient column"
+    assert text.splitlines()[-1] == "samdkit lint: FAIL (errors: 1)"
+    github = render_result(sample(), "github", title="samdkit lint (custom)")
+    assert github.splitlines()[0] == "::error file=data/x.csv,line=3,title=phi::a patient column"
+    assert github.splitlines()[1].startswith("::warning title=notebook::")
+    assert github.splitlines()[-1] == "samdkit lint (custom): FAIL (errors: 1)"
+
+
+def test_render_wrapper_prints_the_envelope_for_callers_not_yet_migrated() -> None:
+    findings = [Finding("x", "bad")]
+    doc = assert_envelope(render(findings, "json", title="samdkit verify-lock", summary={"n": 1}))
+    assert (doc["gate"], doc["verdict"], doc["summary"]) == ("verify-lock", "FAIL", {"n": 1})
+    named = json.loads(
+        render(findings, "json", title="samdkit lock (not written)", verdict="STALE")
+    )
+    assert (named["gate"], named["verdict"]) == ("lock", "STALE")
+    clean = json.loads(
+        render([Finding("x", "w", severity="warning")], "json", title="samdkit lint")
+    )
+    assert clean["verdict"] == "PASS"
+    assert render([], "text", title="samdkit lint") == "samdkit lint: PASS"
+
+
+def _doc() -> dict:
+    return json.loads(render_result(sample(), "json"))
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d.pop("verdict"), "field 'verdict' is missing"),
+        (lambda d: d.pop("outputs"), "field 'outputs' is missing"),
+        (
+            lambda d: d.update(schema="samdkit/gate-result/v0"),
+            "field 'schema' is 'samdkit/gate-result/v0'",
+        ),
+        (lambda d: d.pop("schema"), "field 'schema' is missing"),
+        (lambda d: d.update(reason="guess"), "unknown field 'reason'"),
+        (lambda d: d.update(findings={}), "field 'findings' must be list"),
+        (
+            lambda d: d["findings"][1].update(severity="fatal"),
+            "field 'findings[1].severity' must be one of",
+        ),
+        (lambda d: d["findings"][0].pop("check"), "field 'findings[0].check' is missing"),
+        (lambda d: d["findings"][0].update(line=True), "field 'findings[0].line' must be int"),
+        (lambda d: d["outputs"].update(errors=1), "field 'outputs.errors' must be str"),
+        (lambda d: d.update(verdict=""), "field 'verdict' is empty"),
+    ],
+)
+def test_reader_is_strict_and_names_the_field(change, named: str, tmp_path: Path) -> None:
+    doc = _doc()
+    change(doc)
+    path = tmp_path / "lint.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserError) as caught:
+        read_result(path)
+    assert named in str(caught.value)
+    assert str(path) in str(caught.value)
+    assert caught.value.exit_code == 2
+    with pytest.raises(jsonschema.ValidationError):  # the published schema agrees
+        jsonschema.validate(doc, json.loads(SCHEMA_FILE.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ("[]", "not a JSON object"),
+        ("{not json", "invalid JSON at line 1"),
+        (None, "file not found"),
+    ],
+)
+def test_reader_refuses_what_is_not_json(content, named: str, tmp_path: Path) -> None:
+    path = tmp_path / "gate.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(UserError, match=named):
+        read_result(path)
