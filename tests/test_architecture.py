@@ -587,3 +587,62 @@ def test_detectors_find_what_they_look_for() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _find_cycles(graph) == [["a", "b", "c", "a"]]
     assert _find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+# --- the maps in the docs match the tree ----------------------------------------------------------------------
+
+ARCHITECTURE_MD = SRC.parent / "docs" / "architecture.md"
+README_MD = SRC.parent / "README.md"
+
+
+def _documented_tree() -> set[str]:
+    """Paths under src/samdkit named in docs/architecture.md's package map (`pkg/`, `pkg/module.py`)."""
+    text = ARCHITECTURE_MD.read_text(encoding="utf-8")
+    block = text.split("## Package map", 1)[1].split("```", 2)[1]
+    named: set[str] = set()
+    package = ""
+    for line in block.splitlines()[1:]:
+        if not line.strip():
+            continue
+        indent, entry = len(line) - len(line.lstrip()), line.split()[0]
+        if indent == 2:
+            package = entry if entry.endswith("/") else ""
+            named.add(entry)
+        elif indent == 4 and package:
+            named.add(package + entry)
+    return named
+
+
+def test_architecture_map_names_every_module_and_no_other() -> None:
+    """docs/architecture.md's package map: every module and folder of src/samdkit once, nothing gone."""
+    actual = {
+        p.relative_to(PKG).as_posix() for p in PKG.rglob("*.py") if "__pycache__" not in p.parts
+    }
+    actual |= {
+        p.relative_to(PKG).as_posix() + "/"
+        for p in PKG.iterdir()
+        if p.is_dir() and p.name != "__pycache__"
+    }
+    actual |= {
+        p.relative_to(PKG).as_posix() + "/"
+        for p in PKG.glob("*/*")
+        if p.is_dir() and p.name != "__pycache__" and not (p / "__init__.py").exists()
+    }
+    named = _documented_tree()
+    optional = {
+        p for p in actual if p.endswith("/__init__.py")
+    }  # an __init__ is listed when it holds code
+    _fail(
+        "docs/architecture.md package map out of date",
+        [f"{p}: not in the map" for p in sorted(actual - named - optional)]
+        + [f"{p}: in the map, not in src/samdkit" for p in sorted(named - actual)],
+    )
+
+
+def test_readme_layout_names_every_package() -> None:
+    layout = README_MD.read_text(encoding="utf-8").split("## Layout", 1)[1].split("\n## ", 1)[0]
+    packages = [p.name for p in PKG.iterdir() if (p / "__init__.py").is_file()]
+    _fail(
+        "packages missing from the README's Layout tree",
+        [f"{name}/" for name in sorted(packages) if f"\n  {name}/ " not in layout],
+    )
