@@ -1,0 +1,140 @@
+"""reports/data-check.json: the one strict, versioned reader and writer (docs/data-checks.md).
+
+`samdkit check-data` writes it through `write`; the report, the PR comment and the CI glue read it through
+`read` / `validate`. Every field a consumer uses is checked with its type, and the counts must agree with
+the rows (a hand-edited `"success": true` over failed expectations is refused): one line naming the field,
+exit 2. Keys added to schema 1 after its first release (engines, coverage, typing, not_run, ...) are
+checked when present, so a result written by an earlier samdkit still reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from samdkit.core.errors import UserError
+from samdkit.core.fields import (
+    ANY,
+    BOOL,
+    COUNT,
+    LIST,
+    NUMBER,
+    TABLE,
+    TEXT,
+    TEXTS,
+    Fields,
+    Kind,
+    nullable,
+)
+
+SCHEMA = "samdkit/data-check/1"
+
+_TOP: dict[str, Kind] = {"success": BOOL, "passed": COUNT, "total": COUNT}
+_TOP_LATER: dict[str, Kind] = {
+    "datasource": TEXT,
+    "engines": TEXTS,
+    "great_expectations": TEXT,
+    "coverage": nullable(TABLE),
+}
+_SUITE: dict[str, Kind] = {"name": TEXT, "path": TEXT, "sha256": TEXT}
+_DATASET: dict[str, Kind] = {"path": TEXT, "sha256": nullable(TEXT), "rows": COUNT}
+_DATASET_LATER: dict[str, Kind] = {"columns": COUNT, "read_as": TEXT, "source": TABLE}
+_VALIDATION_LATER: dict[str, Kind] = {
+    "engine": TEXT,
+    "not_run": LIST,
+    "typing": TABLE,
+    "parameters": TABLE,
+}
+_EXPECTATION: dict[str, Kind] = {
+    "type": TEXT,
+    "column": nullable(TEXT),
+    "kwargs": TABLE,
+    "success": BOOL,
+    "observed_value": ANY,
+    "element_count": nullable(COUNT),
+    "unexpected_count": nullable(COUNT),
+    "exception": nullable(TEXT),
+}
+_EXPECTATION_LATER: dict[str, Kind] = {
+    "missing_count": nullable(COUNT),
+    "unexpected_percent": nullable(NUMBER),
+    "reason": TEXT,
+}
+
+
+def _validation(f: Fields, validation: dict[str, Any], path: str) -> None:
+    """One suite on one dataset: where each came from, its expectations, counts that agree with them."""
+    f.fields(f.field(validation, "suite", TABLE, path), _SUITE, f"{path}.suite")
+    dataset = f.field(validation, "dataset", TABLE, path)
+    f.fields(dataset, _DATASET, f"{path}.dataset")
+    f.optional(dataset, _DATASET_LATER, f"{path}.dataset")
+    f.fields(validation, _TOP, path)
+    f.optional(validation, _VALIDATION_LATER, path)
+    rows = f.objects(validation, "expectations", path)
+    for i, row in enumerate(rows):
+        f.fields(row, _EXPECTATION, f"{path}.expectations[{i}]")
+        f.optional(row, _EXPECTATION_LATER, f"{path}.expectations[{i}]")
+    passed = sum(row["success"] for row in rows)
+    if (validation["passed"], validation["total"]) != (passed, len(rows)):
+        raise f.fail(f"{path}.passed", "does not count the expectations")
+    if validation["success"] != (passed == len(rows)):
+        raise f.fail(f"{path}.success", "does not agree with the expectations")
+
+
+def _coverage(f: Fields, doc: dict[str, Any]) -> list[str]:
+    """The pipeline datasets without a suite (none when the result has no coverage)."""
+    cover = doc.get("coverage")
+    if cover is None:
+        return []
+    f.fields(cover, {"datasets": TEXTS, "unchecked": TEXTS, "exempt": TABLE}, "coverage")
+    exempt = cover["exempt"]
+    f.fields(exempt, dict.fromkeys(exempt, TEXT), "coverage.exempt")
+    return cover["unchecked"]
+
+
+def validate(doc: Any, where: str) -> dict[str, Any]:
+    """Check a parsed data-check result; raise UserError naming the first defect, else return it."""
+    f = Fields(where, "data-check result")
+    if not isinstance(doc, dict):
+        raise UserError(
+            f"{where}: malformed data-check result: the top level must be a JSON object"
+        )
+    if "schema" not in doc:
+        raise f.fail("schema", "is missing (not a samdkit data-check result?)")
+    if doc["schema"] != SCHEMA:
+        raise UserError(
+            f"{where}: schema {str(doc['schema'])[:60]!r} is not one this samdkit reads "
+            f"({SCHEMA}): run samdkit check-data again"
+        )
+    f.fields(doc, _TOP)
+    f.optional(doc, _TOP_LATER)
+    validations = f.objects(doc, "validations")
+    for i, validation in enumerate(validations):
+        _validation(f, validation, f"validations[{i}]")
+    unchecked = _coverage(f, doc)
+    passed = sum(v["passed"] for v in validations)
+    total = sum(v["total"] for v in validations)
+    if (doc["passed"], doc["total"]) != (passed, total):
+        raise f.fail("passed", "does not add up the validations")
+    if doc["success"] != (passed == total and not unchecked):
+        raise f.fail("success", "does not agree with the validations and the coverage")
+    return doc
+
+
+def read(path: str | Path, name: str | None = None) -> dict[str, Any]:
+    """Parse and validate a data-check result; `name` is how messages call it (default: the path)."""
+    from samdkit.core import bounded
+
+    path = Path(path)
+    where = name or str(path)
+    if not path.is_file():
+        raise UserError(f"{where}: data-check result not found (run 'samdkit check-data' first)")
+    return validate(bounded.read_json(path, where), where)
+
+
+def write(path: str | Path, doc: dict[str, Any]) -> Path:
+    """Validate, then write atomically as stable JSON (no timestamp: same data, same bytes)."""
+    from samdkit.core import atomic
+
+    validate(doc, str(path))
+    return atomic.write_json(path, doc)
