@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import functools
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -520,6 +521,44 @@ def test_one_sha256_one_git_runner_one_format_option() -> None:
     _fail("SHA-256 / git / --format outside their one core module", offenders)
 
 
+SCHEMA_ID = re.compile(r"samdkit[-/][a-z0-9-]+/v?[0-9]+")
+
+
+def _schema_ids(module: Module) -> dict[str, int]:
+    """Schema ids a module spells as a whole string constant (docstrings and messages do not count)."""
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    found: dict[str, int] = {}
+    for node in ast.walk(module.tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and SCHEMA_ID.fullmatch(node.value)
+        ):
+            found.setdefault(node.value, node.lineno)
+    return found
+
+
+def test_each_schema_id_is_spelled_by_one_module() -> None:
+    """Rule 4: a schema id lives with its one reader/writer; another module comparing it is a second reader."""
+    where: dict[str, list[str]] = {}
+    for module in parsed():
+        for schema, line in _schema_ids(module).items():
+            where.setdefault(schema, []).append(f"{module.rel}:{line}")
+    _fail(
+        "schema ids spelled in more than one module (import the owner's constant)",
+        [
+            f"{schema}: {', '.join(sorted(places))}"
+            for schema, places in where.items()
+            if len(places) > 1
+        ],
+    )
+
+
 def _top_level_names(tree: ast.Module) -> set[str]:
     return _defined_names(tree)
 
@@ -584,6 +623,8 @@ def test_detectors_find_what_they_look_for() -> None:
         "    return ' '.join(['git', 'add', *files])  # a command printed for the user, not run\n"
     )
     assert _git_offences(shown) == []
+    ids = _snippet('"""Reads samdkit/x/v1."""\nS = "samdkit/x/v1"\nM = "not samdkit/x/v1 data"\n')
+    assert _schema_ids(ids) == {"samdkit/x/v1": 2}
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _find_cycles(graph) == [["a", "b", "c", "a"]]
     assert _find_cycles({"a": {"b"}, "b": set()}) == []
