@@ -59,13 +59,15 @@ def write_pdfs(root: Path) -> None:
     """Report (digests printed and in an evidence-digests.json attachment) and model card (printed only)."""
     from weasyprint import HTML, Attachment
 
+    from samdkit.release import report_digests
+
     files = ["models/model/MLmodel", MODEL_FILE, "model.lock"]
     digests = {f: sha256(root / f) for f in files}
     rows = "".join(f"<tr><td>{f}</td><td>{d}</td></tr>" for f, d in digests.items())
     html = f"<h1>Clinical validation report</h1><table>{rows}</table><p>Approvals below.</p>"
     attachment = Attachment(
-        string=json.dumps({"files": [{"path": f, "sha256": d} for f, d in digests.items()]}),
-        name="evidence-digests.json",
+        string=report_digests.dumps(digests).decode(),
+        name=report_digests.ATTACHMENT,
         base_url=str(root),
     )
     HTML(string=html).write_pdf(root / REPORT, pdf_variant="pdf/a-3b", attachments=[attachment])

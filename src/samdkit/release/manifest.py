@@ -13,35 +13,27 @@ checks it independently.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from samdkit import __version__
+from samdkit.core import digests
 from samdkit.core.errors import UserError
+from samdkit.release.layout import is_sha256, load_json, path_problem
 
 FORMAT = "samdkit-release-manifest/1"
 SIGNATURE_SUFFIX = ".p7s"
 
 
 def sha256_file(path: Path, limit: int | None = None) -> str:
-    """SHA-256 of a file (or of its first `limit` bytes), streamed."""
-    digest = hashlib.sha256()
-    remaining = limit
+    """SHA-256 of a file, or of its first `limit` bytes (a PDF's manifested revision)."""
+    if limit is None:
+        return digests.file_sha256(path)[0]
     with open(path, "rb") as handle:
-        while True:
-            size = 1 << 20 if remaining is None else min(1 << 20, remaining)
-            if size == 0:
-                break
-            chunk = handle.read(size)
-            if not chunk:
-                break
-            digest.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-    return digest.hexdigest()
+        return digests.bytes_sha256(handle.read(limit))
 
 
 def signature_path(manifest_path: Path) -> Path:
@@ -75,7 +67,7 @@ def file_entry(root: Path, rel: str) -> dict[str, Any]:
 
 def bytes_entry(data: bytes) -> dict[str, Any]:
     """The entry of a file whose bytes are in memory (a PDF just signed)."""
-    return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    return {"sha256": digests.bytes_sha256(data), "size": len(data)}
 
 
 def build(
@@ -145,14 +137,84 @@ def verify_detached(data: bytes, signature: bytes, validation_context) -> Any:
     )
 
 
-def load(path: Path) -> dict[str, Any]:
-    """Read a manifest, or one clear line."""
+KEYS = {"format", "generator", "created_utc", "hash_algorithm", "files", "commit", "signer_sha256"}
+REQUIRED = KEYS - {"signer_sha256"}  # manifests signed before signer_sha256 existed lack it
+ENTRY_KEYS = {"sha256", "size", "link_target"}
+CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
+def _fail(where: str, field: str, problem: str) -> UserError:
+    return UserError(f"{where}: {field}: {problem}")
+
+
+def _validate_entry(entry: Any, where: str, field: str) -> None:
+    """One file entry: exactly sha256 (64 lowercase hex) and size (bytes), maybe link_target."""
+    if not isinstance(entry, dict):
+        raise _fail(where, field, "not an object with sha256 and size")
+    for key in sorted(set(entry) - ENTRY_KEYS):
+        raise _fail(where, f"{field}.{key}", "unknown field")
+    for key in sorted({"sha256", "size"} - set(entry)):
+        raise _fail(where, f"{field}.{key}", "missing")
+    if not is_sha256(entry["sha256"]):
+        raise _fail(where, f"{field}.sha256", "not a lowercase 64-hex SHA-256")
+    size = entry["size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise _fail(where, f"{field}.size", "not a byte count (a non-negative integer)")
+    if "link_target" in entry and path_problem(entry["link_target"]):
+        raise _fail(where, f"{field}.link_target", path_problem(entry["link_target"]) or "")
+
+
+def _validate_head(doc: dict[str, Any], where: str) -> None:
+    """Every field except `files`: known, present, of its type."""
+    for key in sorted(set(doc) - KEYS):
+        raise _fail(where, key, "unknown field")
+    for key in sorted(REQUIRED - set(doc)):
+        raise _fail(where, key, "missing")
+    for key in ("generator", "created_utc"):
+        if not isinstance(doc[key], str):
+            raise _fail(where, key, "not a string")
+    if not CREATED.fullmatch(doc["created_utc"]):
+        raise _fail(where, "created_utc", "not a UTC time like 2026-01-31T12:00:00Z")
+    if doc["hash_algorithm"] != "sha256":
+        raise _fail(where, "hash_algorithm", f"{json.dumps(doc['hash_algorithm'])} is not sha256")
+    if doc["commit"] is not None and not isinstance(doc["commit"], str):
+        raise _fail(where, "commit", "not a string or null")
+    signer = doc.get("signer_sha256")
+    if "signer_sha256" in doc and not is_sha256(signer):
+        raise _fail(where, "signer_sha256", "not a lowercase 64-hex SHA-256")
+
+
+def validate(doc: Any, where: str) -> dict[str, Any]:
+    """The manifest if it is exactly a samdkit release manifest, else one line naming the field."""
+    if not isinstance(doc, dict):
+        raise UserError(f"{where}: not a samdkit release manifest (a {type(doc).__name__})")
+    if "format" not in doc:
+        raise _fail(where, "format", f"missing (not a samdkit release manifest, {FORMAT})")
+    if doc["format"] != FORMAT:
+        raise _fail(where, "format", f"{json.dumps(doc['format'])} is not {FORMAT}")
+    _validate_head(doc, where)
+    files = doc["files"]
+    if not isinstance(files, dict) or not files:
+        raise _fail(where, "files", "not a non-empty table of project path → entry")
+    for rel, entry in files.items():
+        field = f"files[{json.dumps(rel)}]"
+        if path_problem(rel):
+            raise _fail(where, field, f"path {path_problem(rel)}")
+        _validate_entry(entry, where, field)
+    return doc
+
+
+def read_json(path: Path, where: str | None = None) -> Any:
+    """The manifest file's JSON (strict: no duplicate keys), or one clear line."""
+    where = where or str(path)
     if not path.is_file():
-        raise UserError(f"{path}: manifest not found (run samdkit sign first)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not a JSON manifest: {exc}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise UserError(f"{path}: not a samdkit release manifest (no 'files' table)")
-    return manifest
+        raise UserError(f"{where}: manifest not found (run samdkit sign first)")
+    return load_json(path.read_bytes(), where)
+
+
+def read(path: Path, where: str | None = None) -> dict[str, Any]:
+    """The one strict reader of release/manifest.json (verify, sign --resume, verify --rebuild)."""
+    return validate(read_json(path, where), where or str(path))
+
+
+load = read  # the pre-issue-18 name, until samdkit.lock.rebuild calls read

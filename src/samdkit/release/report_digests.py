@@ -18,37 +18,19 @@ re-signing; the legacy shape is read as strictly as v1 (docs/signing.md).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from samdkit.core.errors import UserError
+from samdkit.release.layout import is_sha256, load_json, path_problem
 
 ATTACHMENT = "evidence-digests.json"
 SCHEMA = "samdkit/evidence-digests/v1"
 LEGACY = "legacy list (samdkit 0.1.0)"
-MAX_BYTES = 4 << 20  # a table of paths and digests; anything larger is not one
-SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEGACY_KEYS = {"subject", "path", "sha256"}
 
 
-def path_problem(rel: Any) -> str | None:
-    """Why `rel` is not a project-relative POSIX path (None when it is one)."""
-    if not isinstance(rel, str) or not rel:
-        return "not a non-empty string"
-    if _CONTROL.search(rel):
-        return "holds a control character"
-    if rel.startswith("/") or "\\" in rel or re.match(r"[A-Za-z]:", rel):
-        return "not a relative POSIX path"
-    if any(part in ("", ".", "..") for part in rel.split("/")):
-        return "has an empty, '.' or '..' component"
-    return None
-
-
 def _digest_problem(value: Any) -> str | None:
-    if isinstance(value, str) and SHA256_HEX.fullmatch(value):
-        return None
-    return "not a lowercase 64-hex SHA-256"
+    return None if is_sha256(value) else "not a lowercase 64-hex SHA-256"
 
 
 def _table(digests: Any, where: str, field: str = "files") -> dict[str, str]:
@@ -68,32 +50,6 @@ def dumps(digests: dict[str, str]) -> bytes:
 
     table = _table(digests, ATTACHMENT)
     return atomic.dumps_json({"schema": SCHEMA, "files": table}).encode("utf-8")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {json.dumps(key)}")
-        seen[key] = value
-    return seen
-
-
-def load_json(data: bytes, where: str) -> Any:
-    """JSON from bytes, refusing what Python's json module would let through silently (a
-    duplicate key keeps only its last value; NaN and Infinity are not JSON)."""
-    if len(data) > MAX_BYTES:
-        raise UserError(f"{where}: larger than {MAX_BYTES >> 20} MiB")
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    try:
-        return json.loads(
-            data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=no_constant
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"{where}: not JSON ({exc})") from None
 
 
 def _legacy(doc: list[Any], where: str) -> dict[str, str]:
@@ -149,4 +105,4 @@ def parse(data: bytes, where: str) -> dict[str, str]:
     return validate(load_json(data, where), where)
 
 
-__all__ = ["ATTACHMENT", "SCHEMA", "dumps", "parse", "path_problem", "validate", "version"]
+__all__ = ["ATTACHMENT", "SCHEMA", "dumps", "parse", "validate", "version"]

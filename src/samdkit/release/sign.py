@@ -39,16 +39,16 @@ from samdkit.core import atomic
 from samdkit.core.errors import UserError
 from samdkit.core.project import Project, load_project
 from samdkit.release import keys
-
-MEANINGS = ("Authorship", "Approval", "Review", "Responsibility")
-DEFAULT_PDFS = ("reports/clinical-validation-report.pdf", "reports/model-card.pdf")
-DEFAULT_SBOM = "reports/sbom.cdx.json"
-DEFAULT_SIGNERS = ({"role": "Release author (CI release identity)", "meaning": "Authorship"},)
-# what every page of the report and the model card says about itself, before and after signing
-RECORD_STATUS = (
-    "Electronic record: valid only with the signatures shown on the last page; "
-    "check with samdkit verify"
+from samdkit.release.layout import (
+    RECORD_STATUS,
+    meaning_of,
+    planned_signers,
+    project_path,
+    release_files,
+    release_pdfs,
+    settings,
 )
+
 FIELD_PREFIX = "samdkit-signature-"
 PENDING = ".sign-pending.json"
 BACKUPS = ".unsigned"
@@ -66,13 +66,6 @@ FONT_CANDIDATES = (
     "C:/Windows/Fonts/arial.ttf",
 )
 DEMO_NOTE = "DEMO certificate - not a real signature"
-
-
-def _meaning(value: str) -> str:
-    for meaning in MEANINGS:
-        if value.strip().lower() == meaning.lower():
-            return meaning
-    raise argparse.ArgumentTypeError(f"choose from {', '.join(m.lower() for m in MEANINGS)}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--meaning",
-        type=_meaning,
+        type=meaning_of,
         help="meaning of the signature: authorship, approval, review, responsibility "
         "(default: [tool.samdkit.sign] meaning, else the first planned signer's)",
     )
@@ -137,141 +130,6 @@ def quiet_libraries() -> None:
         return
     for name in ("pyhanko", "pyhanko_certvalidator", "fontTools", "aiohttp"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def settings(project: Project) -> dict[str, Any]:
-    return project.section("sign")
-
-
-def planned_signers(project: Project, device: dict[str, Any] | None = None) -> list[dict[str, str]]:
-    """Who is meant to sign, in stamp order: `[tool.samdkit.sign] signers = [{role, meaning}]`,
-    else compliance/device.yaml `approvals`, else one Authorship signature by the CI identity.
-
-    The report's section 15 prints this list and the stamps on the last page fulfil it; sign takes
-    the meaning of the next planned signature when --meaning is not given."""
-    raw = settings(project).get("signers")
-    where = "[tool.samdkit.sign] signers"
-    if raw is None:
-        if device is None:
-            device = _device(project)
-        raw, where = device.get("approvals"), "compliance/device.yaml approvals"
-        if not raw:
-            return [dict(s) for s in DEFAULT_SIGNERS]
-    if not isinstance(raw, list) or not raw:
-        raise UserError(f"{where}: a non-empty list of {{role, meaning}} tables")
-    planned = []
-    for item in raw:
-        if not isinstance(item, dict) or not item.get("role") or not item.get("meaning"):
-            raise UserError(f"{where}: every entry needs a role and a meaning")
-        try:
-            meaning = _meaning(str(item["meaning"]))
-        except argparse.ArgumentTypeError as exc:
-            raise UserError(f"{where}: meaning '{item['meaning']}': {exc}") from None
-        entry = {"role": str(item["role"]), "meaning": meaning}
-        if item.get("name"):
-            entry["name"] = str(item["name"])
-        planned.append(entry)
-    return planned
-
-
-def _device(project: Project) -> dict[str, Any]:
-    from samdkit.core.project import read_yaml
-
-    try:
-        data = read_yaml(project.path("device"))
-    except Exception:  # sign does not judge device.yaml; the report does
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _setting_path(project: Project, key: str, default: str) -> Path:
-    try:
-        return project.path(key)
-    except KeyError:
-        return project.root / default
-
-
-def release_pdfs(project: Project) -> list[Path]:
-    configured = settings(project).get("pdfs")
-    if configured:
-        return [project.root / p for p in configured]
-    return [
-        _setting_path(project, "report_pdf", DEFAULT_PDFS[0]),
-        _setting_path(project, "model_card_pdf", DEFAULT_PDFS[1]),
-    ]
-
-
-def project_path(project: Project, path: Path) -> str:
-    """The POSIX path of `path` relative to the project root, without following links."""
-    absolute = Path(os.path.normpath(project.root / path))
-    try:
-        return absolute.relative_to(project.root).as_posix()
-    except ValueError:
-        raise UserError(f"{path}: release files must be inside the project") from None
-
-
-def _inside(project: Project, rel: str) -> Path:
-    """The resolved target of a project path; one line if a symbolic link leads outside."""
-    resolved = (project.root / rel).resolve()
-    try:
-        resolved.relative_to(project.root)
-    except ValueError:
-        raise UserError(
-            f"{rel}: a symbolic link leads outside the project; copy the file into the project "
-            "(or into its DVC cache) before signing"
-        ) from None
-    return resolved
-
-
-def _walk(project: Project, folder: str) -> list[str]:
-    """Project paths of every file under a release folder, following links that stay inside."""
-    found: list[str] = []
-    seen: set[Path] = set()
-    for current, dirs, files in os.walk(project.root / folder, followlinks=True):
-        rel_dir = project_path(project, Path(current))
-        real = _inside(project, rel_dir)
-        if real in seen:  # a link loop
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs.sort()
-        found += [f"{rel_dir}/{name}" for name in sorted(files)]
-    return found
-
-
-def release_files(project: Project, pdfs: list[Path]) -> list[str]:
-    """Project paths of every file of a release (model folder, locks, evaluation, data check, SBOM,
-    PDFs), each checked: present, inside the project, no symbolic link leaving it."""
-    conf = settings(project)
-    if conf.get("files"):
-        named = [project.root / p for p in conf["files"]]
-    else:
-        named = [
-            project.path("model"),
-            project.path("model_lock"),
-            project.path("dvc_lock"),
-            project.path("evaluation"),
-            project.path("data_check"),
-            _setting_path(project, "sbom", DEFAULT_SBOM),
-        ]
-    named += [project.root / p for p in conf.get("extra_files", [])]
-    named += pdfs
-    files: list[str] = []
-    for path in named:
-        rel = project_path(project, path)
-        target = _inside(project, rel)
-        if target.is_dir():
-            found = _walk(project, rel)
-            if not found:
-                raise UserError(f"{rel}: release folder is empty")
-            files += found
-        elif target.is_file():
-            files.append(rel)
-        else:
-            raise UserError(f"{rel}: release file not found")
-    for rel in files:
-        _inside(project, rel)
-    return list(dict.fromkeys(files))
 
 
 def _rel(project: Project, path: Path) -> str:
@@ -741,7 +599,7 @@ def _defaults(project: Project, args: argparse.Namespace, pdfs: list[Path]) -> d
     """Meaning, name and location of a new run (a resumed run takes the interrupted run's)."""
     conf = settings(project)
     planned = planned_signers(project)
-    meaning = args.meaning or (_meaning(str(conf["meaning"])) if conf.get("meaning") else None)
+    meaning = args.meaning or (meaning_of(str(conf["meaning"])) if conf.get("meaning") else None)
     if meaning is None:
         slot = existing_signatures(read_pdf(pdfs[0]), pdfs[0]) if args.add and pdfs else 0
         if slot >= len(planned):
@@ -927,3 +785,7 @@ def _print(result: dict[str, Any], fmt: str) -> None:
         print("manifest unchanged (later signatures keep the manifested revision as a byte prefix)")
     print(f"certificate {result['certificate_subject']}")
     print(f"certificate sha256 {result['certificate_sha256']}")
+
+
+# planned_signers and RECORD_STATUS live in samdkit.release.layout; re-exported until the report imports them there
+__all__ = ["RECORD_STATUS", "add_arguments", "planned_signers", "run", "sign_pdf_bytes"]

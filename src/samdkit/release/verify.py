@@ -21,9 +21,7 @@ AUTHENTICATED" (exit 1), never PASS. No network access: no certificate fetching,
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
-import json
 import os
 import re
 import shutil
@@ -31,17 +29,18 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from samdkit.core import digests
 from samdkit.core.errors import UserError
 from samdkit.core.findings import Finding, render
 from samdkit.core.project import Project, load_project
 from samdkit.release import manifest as mf
+from samdkit.release import report_digests as rd
 from samdkit.release import trust as tr
 from samdkit.release.revisions import check_revisions
 
 HEX64 = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
-PATH_KEYS = ("path", "file", "filename", "name", "artifact")
-DIGEST_KEYS = ("sha256", "digest", "hash", "sha256_hex")
-DIGEST_ATTACHMENT = "evidence-digests.json"
+CHECK = "report-digests"
+MAX_TREE_NODES = 10_000  # an /EmbeddedFiles name tree larger than this is a loop or an attack
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,21 +141,6 @@ def check_manifest_signature(
     return who["sha256"]
 
 
-def _entry(entry: Any) -> tuple[str, int | None, str | None]:
-    """(sha256, size, link_target) of a manifest entry; one clear line when it is malformed."""
-    if isinstance(entry, str):
-        return entry.lower(), None, None
-    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-        raise UserError("manifest: an entry without a sha256 (not a samdkit release manifest)")
-    size = entry.get("size")
-    link = entry.get("link_target")
-    return (
-        entry["sha256"].lower(),
-        size if isinstance(size, int) else None,
-        link if isinstance(link, str) else None,
-    )
-
-
 def _path_problem(project: Project, rel: str, link_target: str | None) -> str | None:
     """Why a manifested path cannot be trusted as named (outside the project, retargeted link)."""
     if rel.startswith("/") or "\\" in rel or ".." in Path(rel).parts:
@@ -210,7 +194,7 @@ def check_manifest_files(
     current: dict[str, str] = {}
     bad = 0
     for rel, entry in sorted(manifest["files"].items()):
-        expected, size, link = _entry(entry)
+        expected, size, link = entry["sha256"], entry["size"], entry.get("link_target")
         path = project.root / rel
         problem = _path_problem(project, rel, link)
         if problem is None and not path.is_file():
@@ -261,70 +245,58 @@ def check_manifest_files(
 # ---------------------------------------------------------------- digests inside the report
 
 
-def pdf_attachments(data: bytes) -> dict[str, bytes]:
-    """Embedded files of a PDF (name → bytes), from the /EmbeddedFiles name tree."""
+def evidence_attachments(data: bytes) -> list[bytes]:
+    """Every embedded file the PDF calls `evidence-digests.json` (by its name-tree key, /F or /UF),
+    from the /EmbeddedFiles name tree; ValueError when the tree or such a file cannot be read.
+
+    Only this name is evidence: another JSON attachment is not read, whatever it holds."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    found: dict[str, bytes] = {}
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
-        names = reader.root.get("/Names")
+        names = PdfFileReader(io.BytesIO(data), strict=False).root.get("/Names")
         tree = names.get("/EmbeddedFiles") if names is not None else None
     except Exception:
-        return found
+        raise ValueError("the PDF's attachments cannot be read") from None
+    found: list[bytes] = []
     stack = [tree] if tree is not None else []
-    while stack:
-        node = stack.pop().get_object()
-        for kid in node.get("/Kids", []) or []:
-            stack.append(kid)
-        entries = list(node.get("/Names", []) or [])
+    for _ in range(MAX_TREE_NODES):
+        if not stack:
+            return found
+        try:
+            node = stack.pop().get_object()
+            stack += list(node.get("/Kids", []) or [])
+            entries = list(node.get("/Names", []) or [])
+        except Exception:
+            raise ValueError("the PDF's attachment tree cannot be read") from None
         for key, spec in zip(entries[::2], entries[1::2], strict=False):
-            try:
-                spec = spec.get_object()
-                name = str(spec.get("/UF") or spec.get("/F") or key)
-                found[name] = spec["/EF"]["/F"].get_object().data
-            except Exception:
-                continue
-    return found
+            found += _named_file(key, spec)
+    raise ValueError(f"the PDF's attachment tree has more than {MAX_TREE_NODES} nodes (a loop?)")
 
 
-def _hex(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower().removeprefix("sha256:")
-    return text if len(text) == 64 and HEX64.fullmatch(text) else None
+def _named_file(key: Any, spec: Any) -> list[bytes]:
+    """[content] of a file specification named like the digests attachment, else []."""
+    try:
+        spec = spec.get_object()
+        names = {str(key), *(str(spec[k]) for k in ("/F", "/UF") if k in spec)}
+    except Exception:
+        raise ValueError("an attachment's file specification cannot be read") from None
+    if rd.ATTACHMENT not in names:
+        return []
+    try:
+        return [spec["/EF"]["/F"].get_object().data]
+    except Exception:
+        raise ValueError(f"{rd.ATTACHMENT}: the embedded file cannot be read") from None
 
 
-def digest_pairs(obj: Any, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(path, sha256) pairs anywhere in a JSON document: {"path": .., "sha256": ..} objects and
-    {"some/file.ext": "<sha256>"} tables."""
-    if isinstance(obj, dict):
-        path = next((obj[k] for k in PATH_KEYS if isinstance(obj.get(k), str)), None)
-        digest = next((_hex(obj.get(k)) for k in DIGEST_KEYS if _hex(obj.get(k))), None)
-        if path and digest:
-            pairs.append((path, digest))
-        for key, value in obj.items():
-            if _hex(value) and ("/" in key or "." in key):
-                pairs.append((key, _hex(value)))
-            elif isinstance(value, dict) and ("/" in key or "." in key):
-                inner = next((_hex(value.get(k)) for k in DIGEST_KEYS if _hex(value.get(k))), None)
-                if inner and not any(isinstance(value.get(k), str) for k in PATH_KEYS):
-                    pairs.append((key, inner))
-                digest_pairs(value, pairs)
-            else:
-                digest_pairs(value, pairs)
-    elif isinstance(obj, list):
-        for item in obj:
-            digest_pairs(item, pairs)
-    return pairs
-
-
-def _resolve(project: Project, named: str, manifest_files: dict[str, str]) -> str | None:
-    named = named.replace("\\", "/").lstrip("./")
-    if named in manifest_files or (project.root / named).is_file():
-        return named
-    matches = [rel for rel in manifest_files if rel == named or rel.endswith("/" + named)]
-    return matches[0] if len(matches) == 1 else None
+def _claimed_digests(data: bytes) -> dict[str, str] | None:
+    """path → sha256 of the PDF's digests attachment (None: it has none); UserError when malformed."""
+    try:
+        blobs = evidence_attachments(data)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if len(blobs) > 1:
+        raise UserError(f"{rd.ATTACHMENT}: attached {len(blobs)} times (which one is evidence?)")
+    return rd.parse(blobs[0], rd.ATTACHMENT) if blobs else None
 
 
 def _pdf_text(path: Path) -> str | None:
@@ -352,176 +324,189 @@ def _revision_digests(data: bytes) -> set[str]:
     found = set()
     for match in re.finditer(rb"%%EOF(\r\n|\r|\n)?", data):
         for end in {match.start() + 5, match.end()}:
-            found.add(hashlib.sha256(data[:end]).hexdigest())
+            found.add(digests.bytes_sha256(data[:end]))
     return found
 
 
-def _known_digests(project: Project, current: dict[str, str]) -> set[str]:
+def _current_digest(project: Project, rel: str, current: dict[str, str]) -> str | None:
+    """The file's SHA-256 now: from the manifest check, else a regular file inside the project."""
+    if rel in current:
+        return current[rel]
+    path = project.root / rel
+    if project.rel(path) is None or not path.is_file():
+        return None
+    return digests.sha256_hex(path)
+
+
+def _compare(
+    project: Project, rel: str, claimed: dict[str, str], current: dict[str, str]
+) -> list[Finding]:
+    """The attachment's digests against the files (a PDF may match one of its revisions)."""
+    found: list[Finding] = []
+    for named, digest in sorted(claimed.items()):
+        actual = _current_digest(project, named, current)
+        if actual is None:
+            why = f"the report names {named}, which is not in the release or the project"
+            found.append(Finding(CHECK, why, file=rel, severity="warning"))
+            continue
+        pdf = named.lower().endswith(".pdf")
+        if actual == digest or (
+            pdf and digest in _revision_digests((project.root / named).read_bytes())
+        ):
+            continue  # a PDF's digest printed before signing names a byte prefix of it
+        found.append(
+            Finding(
+                CHECK,
+                f"the report prints sha256 {digest[:16]}… for {named}, but the file has "
+                f"{actual[:16]}…",
+                file=rel,
+                detail={"status": "mismatch", "target": named, "printed": digest},
+            )
+        )
+    if not any(f.severity == "error" for f in found):
+        checked = len(claimed) - len(found)
+        text = f"{checked} digests in {rd.ATTACHMENT} match the files"
+        found.append(Finding(CHECK, text, file=rel, severity="pass"))
+    return found
+
+
+def _check_printed(
+    path: Path, rel: str, current: dict[str, str], project: Project
+) -> list[Finding]:
+    """A PDF without the attachment (not rendered by samdkit report): every 64-hex digest its text
+    prints must be a release file's SHA-256 (or, for a PDF, one of its revisions')."""
+    text = _pdf_text(path)
+    if text is None:
+        why = f"not checked: no {rd.ATTACHMENT} attachment and pdftotext not installed"
+        return [Finding(CHECK, why, file=rel, severity="warning")]
+    printed = sorted({m.lower() for m in HEX64.findall(text)})
+    if not printed:
+        return [Finding(CHECK, "the document prints no SHA-256 digest", file=rel, severity="pass")]
     known = set(current.values())
-    for rel in current:
-        if rel.lower().endswith(".pdf"):
-            known |= _revision_digests((project.root / rel).read_bytes())
-        if rel.endswith((".json", ".lock", ".yaml", ".yml")):
-            try:
-                text = (project.root / rel).read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            known.update(m.lower() for m in HEX64.findall(text))
-    return known
+    for other in current:
+        if other.lower().endswith(".pdf"):
+            known |= _revision_digests((project.root / other).read_bytes())
+    found = [
+        Finding(
+            CHECK,
+            f"the report prints sha256 {digest[:16]}…, which matches no release file",
+            file=rel,
+            detail={"status": "mismatch", "printed": digest},
+        )
+        for digest in printed
+        if digest not in known
+    ]
+    if not found:
+        text = f"{len(printed)} printed digests match release files"
+        found.append(Finding(CHECK, text, file=rel, severity="pass"))
+    return found
 
 
 def check_report_digests(
     project: Project, path: Path, rel: str, current: dict[str, str], findings: list[Finding]
 ) -> None:
-    check = "report-digests"
-    attachments = pdf_attachments(path.read_bytes())
-    pairs: list[tuple[str, str]] = []
-    preferred = {n: d for n, d in attachments.items() if n.lower() == DIGEST_ATTACHMENT}
-    for name, blob in (preferred or attachments).items():
-        if name.lower().endswith(".json"):
-            try:
-                digest_pairs(json.loads(blob.decode("utf-8")), pairs)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                continue
-    if pairs:
-        bad = 0
-        checked = 0
-        for named, digest in sorted(set(pairs)):
-            target = _resolve(project, named, current)
-            if target is None:
-                findings.append(
-                    Finding(
-                        check,
-                        f"the report names {named}, which is not in the release",
-                        file=rel,
-                        severity="warning",
-                    )
-                )
-                continue
-            actual = current.get(target) or mf.sha256_file(project.root / target)
-            checked += 1
-            # a PDF digest printed before signing names a revision that is a byte prefix of it
-            if (
-                actual != digest
-                and target.lower().endswith(".pdf")
-                and digest in _revision_digests((project.root / target).read_bytes())
-            ):
-                actual = digest
-            if actual != digest:
-                bad += 1
-                findings.append(
-                    Finding(
-                        check,
-                        f"the report prints sha256 {digest[:16]}… for {target}, but the file has "
-                        f"{actual[:16]}…",
-                        file=rel,
-                        detail={"status": "mismatch", "target": target, "printed": digest},
-                    )
-                )
-        if not bad:
-            findings.append(
-                Finding(
-                    check,
-                    f"{checked} digests in the report's attachments match the files",
-                    file=rel,
-                    severity="pass",
-                )
-            )
-        return
-    text = _pdf_text(path)
-    if text is None:
+    """The digests a PDF carries against the files: its `evidence-digests.json` attachment, read
+    strictly (malformed: FAIL naming the field); without one, the digests its text prints."""
+    try:
+        claimed = _claimed_digests(path.read_bytes())
+    except UserError as exc:
+        detail = {"status": "malformed"}
         findings.append(
-            Finding(
-                check,
-                f"not checked: no {DIGEST_ATTACHMENT} attachment and pdftotext not installed",
-                file=rel,
-                severity="warning",
-            )
+            Finding(CHECK, f"malformed evidence digests: {exc}", file=rel, detail=detail)
         )
         return
-    printed = sorted({m.lower() for m in HEX64.findall(text)})
-    if not printed:
-        findings.append(
-            Finding(check, "the document prints no SHA-256 digest", file=rel, severity="pass")
-        )
-        return
-    known = _known_digests(project, current)
-    unknown = [d for d in printed if d not in known]
-    for digest in unknown:
-        findings.append(
-            Finding(
-                check,
-                f"the report prints sha256 {digest[:16]}…, which matches no release file",
-                file=rel,
-                detail={"status": "mismatch", "printed": digest},
-            )
-        )
-    if not unknown:
-        findings.append(
-            Finding(
-                check,
-                f"{len(printed)} printed digests match release files",
-                file=rel,
-                severity="pass",
-            )
-        )
+    if claimed is None:
+        findings += _check_printed(path, rel, current, project)
+    else:
+        findings += _compare(project, rel, claimed, current)
 
 
 # ---------------------------------------------------------------- command
 
 
-def run(args: argparse.Namespace) -> int:
-    from samdkit.release import model_signature
-    from samdkit.release.pades import check_pdf
-    from samdkit.release.sign import quiet_libraries
+def read_manifest(path: Path, rel: str, findings: list[Finding]) -> tuple[dict, dict | None]:
+    """(the manifest's JSON, the validated manifest or None).
 
-    quiet_libraries()
-    project = load_project(".")
-    policy = tr.load_policy(args.trust, args.expect_signer)
-    manifest_path = _absolute(project, args.manifest or project.path("release") / "manifest.json")
-    pdfs = [_absolute(project, p) for p in args.pdfs]
-    for pdf in pdfs:
-        if not pdf.is_file():
-            raise UserError(f"{pdf}: file not found")
-    if not manifest_path.is_file():
-        raise UserError(
-            f"{_rel(project, manifest_path)}: manifest not found (run from the project root of "
-            "a signed release, or pass --manifest)"
+    Not a samdkit manifest at all (missing, not JSON, no or another `format`): bad input, exit 2.
+    A samdkit manifest with a malformed field: a FAIL finding naming the field."""
+    raw = mf.read_json(path, rel)
+    if not isinstance(raw, dict) or raw.get("format") != mf.FORMAT:
+        mf.validate(raw, rel)  # raises: not a samdkit release manifest
+    try:
+        return raw, mf.validate(raw, rel)
+    except UserError as exc:
+        detail = {"status": "malformed"}
+        findings.append(
+            Finding("manifest-file", f"malformed manifest: {exc}", file=rel, detail=detail)
         )
-    manifest = mf.load(manifest_path)
+        return raw, None
 
-    findings: list[Finding] = _ignored_project_trust(project)
-    manifest_rel = _rel(project, manifest_path)
-    manifest_signer = check_manifest_signature(
-        manifest_path, manifest_rel, manifest, policy, findings
-    )
-    current = check_manifest_files(project, manifest, findings)
-    model_signature.check(project, manifest, policy, manifest_signer, findings)
+
+def check_pdfs(
+    project: Project,
+    manifest: dict[str, Any],
+    pdfs: list[Path],
+    context: tuple[tr.TrustPolicy, dict[str, str], str],
+    findings: list[Finding],
+) -> set[str]:
+    """Every PDF (default: the manifest's): named in the manifest, signatures, digests inside;
+    returns the fingerprints of the certificates that signed them."""
+    from samdkit.release.pades import check_pdf
+
+    policy, current, manifest_rel = context
     named = {rel for rel in manifest["files"] if rel.lower().endswith(".pdf")}
     if not named:
         findings.append(
             Finding("manifest-file", "the manifest names no signed PDF", file=manifest_rel)
         )
-    pdfs = pdfs or [project.root / rel for rel in sorted(named)]
-    pdf_signers: set[str] = set()
-    for pdf in pdfs:
+    signers: set[str] = set()
+    for pdf in pdfs or [project.root / rel for rel in sorted(named)]:
         rel = _rel(project, pdf)
         if rel not in named:
             findings.append(Finding("pdf-signature", "not named in the release manifest", file=rel))
         if not pdf.is_file():
             continue  # reported as missing by manifest-file
-        pdf_signers |= check_pdf(pdf, rel, policy, findings)
+        signers |= check_pdf(pdf, rel, policy, findings)
         if pdf.read_bytes().startswith(b"%PDF-"):
             check_report_digests(project, pdf, rel, current, findings)
-    if manifest_signer and pdf_signers and manifest_signer not in pdf_signers:
-        findings.append(
-            Finding(
-                "manifest-signature",
-                "the manifest was signed by a certificate that signed none of the PDFs",
-                file=manifest_rel,
-                detail={"status": "signer-mismatch"},
-            )
+    return signers
+
+
+def run(args: argparse.Namespace) -> int:
+    from samdkit.release import model_signature
+    from samdkit.release.sign import quiet_libraries
+
+    quiet_libraries()
+    project = load_project(".")
+    policy = tr.load_policy(args.trust, args.expect_signer)
+    manifest_path = _absolute(project, args.manifest or project.path("manifest"))
+    pdfs = [_absolute(project, p) for p in args.pdfs]
+    for pdf in pdfs:
+        if not pdf.is_file():
+            raise UserError(f"{pdf}: file not found")
+    manifest_rel = _rel(project, manifest_path)
+    if not manifest_path.is_file():
+        raise UserError(
+            f"{manifest_rel}: manifest not found (run from the project root of a signed release, "
+            "or pass --manifest)"
         )
+    findings: list[Finding] = _ignored_project_trust(project)
+    raw, manifest = read_manifest(manifest_path, manifest_rel, findings)
+    manifest_signer = check_manifest_signature(manifest_path, manifest_rel, raw, policy, findings)
+    if manifest is not None:
+        current = check_manifest_files(project, manifest, findings)
+        model_signature.check(project, manifest, policy, manifest_signer, findings)
+        context = (policy, current, manifest_rel)
+        pdf_signers = check_pdfs(project, manifest, pdfs, context, findings)
+        if manifest_signer and pdf_signers and manifest_signer not in pdf_signers:
+            findings.append(
+                Finding(
+                    "manifest-signature",
+                    "the manifest was signed by a certificate that signed none of the PDFs",
+                    file=manifest_rel,
+                    detail={"status": "signer-mismatch"},
+                )
+            )
     print(_render(findings, args.format, policy))
     return 1 if any(f.severity == "error" for f in findings) else 0
 
