@@ -381,7 +381,12 @@ def _dunder_all(tree: ast.Module) -> tuple[list[str], int] | None:
 
 def test_every_package_init_declares_its_public_api() -> None:
     """(e) `__all__` says what a package offers; every name in it must be defined there or be a submodule."""
-    offenders = []
+    folders = {p.parent for p in PKG.rglob("*.py") if "__pycache__" not in p.parts}
+    offenders = [
+        f"{f.relative_to(SRC.parent).as_posix()}/ holds modules but no __init__.py"
+        for f in sorted(folders)
+        if not (f / "__init__.py").is_file()
+    ]
     for module in parsed():
         if not module.is_package:
             continue
@@ -637,41 +642,44 @@ README_MD = SRC.parent / "README.md"
 
 
 def _documented_tree() -> set[str]:
-    """Paths under src/samdkit named in docs/architecture.md's package map (`pkg/`, `pkg/module.py`)."""
+    """Paths under src/samdkit named in docs/architecture.md's package map (two spaces per folder level)."""
     text = ARCHITECTURE_MD.read_text(encoding="utf-8")
     block = text.split("## Package map", 1)[1].split("```", 2)[1]
     named: set[str] = set()
-    package = ""
-    for line in block.splitlines()[1:]:
+    folders: list[str] = []  # the folder open at each depth
+    for line in block.splitlines()[2:]:  # after the language tag line and src/samdkit/
         if not line.strip():
             continue
-        indent, entry = len(line) - len(line.lstrip()), line.split()[0]
-        if indent == 2:
-            package = entry if entry.endswith("/") else ""
-            named.add(entry)
-        elif indent == 4 and package:
-            named.add(package + entry)
+        depth = (len(line) - len(line.lstrip())) // 2 - 1
+        if depth < 0:
+            continue
+        entry = line.split()[0]
+        folders = folders[:depth]
+        named.add("".join(folders) + entry)
+        if entry.endswith("/"):
+            folders.append(entry)
     return named
 
 
+def _actual_tree() -> set[str]:
+    """Every module and folder of src/samdkit (not the files inside data folders such as templates/)."""
+    found: set[str] = set()
+    for path in PKG.rglob("*"):
+        rel = path.relative_to(PKG)
+        if "__pycache__" in rel.parts:
+            continue
+        if path.is_dir() and (path.parent / "__init__.py").is_file():
+            found.add(rel.as_posix() + "/")
+        elif path.suffix == ".py":
+            found.add(rel.as_posix())
+    return found
+
+
 def test_architecture_map_names_every_module_and_no_other() -> None:
-    """docs/architecture.md's package map: every module and folder of src/samdkit once, nothing gone."""
-    actual = {
-        p.relative_to(PKG).as_posix() for p in PKG.rglob("*.py") if "__pycache__" not in p.parts
-    }
-    actual |= {
-        p.relative_to(PKG).as_posix() + "/"
-        for p in PKG.iterdir()
-        if p.is_dir() and p.name != "__pycache__"
-    }
-    actual |= {
-        p.relative_to(PKG).as_posix() + "/"
-        for p in PKG.glob("*/*")
-        if p.is_dir() and p.name != "__pycache__" and not (p / "__init__.py").exists()
-    }
-    named = _documented_tree()
+    """docs/architecture.md's package map: every module and folder of src/samdkit, nothing that is gone."""
+    actual, named = _actual_tree(), _documented_tree()
     optional = {
-        p for p in actual if p.endswith("/__init__.py")
+        p for p in actual if p.endswith("__init__.py")
     }  # an __init__ is listed when it holds code
     _fail(
         "docs/architecture.md package map out of date",
