@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import git, project_env
+from tests.test_gate_result import assert_envelope
 
 PY_EXIT = [sys.executable, "-c"]
 
@@ -30,7 +31,12 @@ def test_up_to_date_project_passes(project_copy):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "pipeline-status: PASS" in done.stdout
     result = json.loads((project_copy / "reports/gates/pipeline.json").read_text())
-    assert result["verdict"] == "PASS" and result["fix"] == [] and result["gate"] == "pipeline"
+    assert (
+        result["verdict"] == "PASS"
+        and result["detail"]["fix"] == []
+        and result["gate"] == "pipeline"
+    )
+    assert_envelope((project_copy / "reports/gates/pipeline.json").read_text())
     assert status(project_copy).returncode == 0
 
 
@@ -41,7 +47,7 @@ def test_changed_param_names_the_stale_stages_and_the_fix(project_copy):
     params.write_text(text.replace("threshold: 0.5", "threshold: 0.45", 1))
     done = status(project_copy, "--format", "json")
     assert done.returncode == 1, done.stderr
-    payload = json.loads(done.stdout)
+    payload = assert_envelope(done.stdout)
     assert payload["verdict"] == "FAIL"
     stages = {f["detail"]["stage"] for f in payload["findings"]}
     assert {"train", "evaluate", "lock"} <= stages and "prepare" not in stages
@@ -59,8 +65,8 @@ def test_lock_never_committed_says_which_commands_make_it_green(project_copy):
     assert "dvc.lock is not committed at HEAD" in done.stdout
     result = json.loads((project_copy / "gates/p.json").read_text())
     assert result["verdict"] == "FAIL"
-    assert {"prepare", "train", "lock", "report"} <= set(result["stale_stages"])
-    fix = result["fix"]
+    assert {"prepare", "train", "lock", "report"} <= set(result["detail"]["stale_stages"])
+    fix = result["detail"]["fix"]
     assert fix[0] == "dvc repro"
     assert fix[1].startswith("dvc remote add -d storage ")  # the project has no remote yet
     assert fix[2] == "dvc push"
@@ -88,8 +94,8 @@ def test_a_failing_stage_under_repro_is_one_finding_never_a_traceback(project_co
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
     result = json.loads((project_copy / "reports/gates/pipeline.json").read_text())
-    assert result["reason"].startswith("stage prepare failed")
-    assert result["fix"][0].startswith("dvc repro prepare")
+    assert result["detail"]["reason"].startswith("stage prepare failed")
+    assert result["detail"]["fix"][0].startswith("dvc repro prepare")
 
 
 def test_outside_a_dvc_project_is_bad_input(tmp_path):
@@ -122,12 +128,12 @@ def test_gate_records_pass_fail_and_could_not_run(tmp_path):
     broken = gate(tmp_path, "data check", "--", *PY_EXIT, err)
     assert broken.returncode == 2
     results = {p.name: json.loads(p.read_text()) for p in (tmp_path / "reports/gates").iterdir()}
-    assert results["lint.json"]["verdict"] == "PASS" and results["lint.json"]["fix"] == []
+    assert results["lint.json"]["verdict"] == "PASS" and results["lint.json"]["detail"]["fix"] == []
     assert results["tests.json"]["verdict"] == "FAIL"
-    assert results["tests.json"]["reason"] == "1 failed, 3 passed"
-    assert results["tests.json"]["fix"] == ["python -m pytest"]
+    assert results["tests.json"]["detail"]["reason"] == "1 failed, 3 passed"
+    assert results["tests.json"]["detail"]["fix"] == ["python -m pytest"]
     assert results["data-check.json"]["verdict"] == "ERROR"
-    assert results["data-check.json"]["reason"] == (
+    assert results["data-check.json"]["detail"]["reason"] == (
         "could not run: samdkit check-data: error: data/prepared/test.csv: not found"
     )
     verdict = gate(tmp_path, "--verdict", "--expect", "evaluation")
@@ -160,30 +166,98 @@ def test_gate_verdict_passes_only_when_every_gate_passed(tmp_path):
 
 
 def test_expose_from_writes_step_outputs_from_a_json_result(tmp_path):
-    """The actions' outputs come from samdkit, not from inline Python in the action."""
+    """The actions' outputs come from samdkit, each file read by its strict reader, not inline Python."""
     import os
     import shutil
 
     from tests.conftest import REPO
 
     shutil.copy(REPO / "tests/data/report/data-check-fail.json", tmp_path / "d.json")
-    (tmp_path / "lock.json").write_text(json.dumps({"artifact": {"root_digest": "ab" * 32}}))
+    shutil.copy(REPO / "tests/data/report/model.lock", tmp_path / "model.lock")
+    digest = json.loads((tmp_path / "model.lock").read_text())["artifact"]["root_digest"]
     env = dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "out"))
     done = gate(
         tmp_path, "--expose-from", "d.json", "--expose", "failed", "--expose", "success", env=env
     )
     assert done.returncode == 0, done.stderr
     pair = "artifact.root_digest=root-digest"
-    assert gate(tmp_path, "--expose-from", "lock.json", "--expose", pair, env=env).returncode == 0
+    assert gate(tmp_path, "--expose-from", "model.lock", "--expose", pair, env=env).returncode == 0
+    assert gate(tmp_path, "tests", "--", *PY_EXIT, "print('3 passed')", env=env).returncode == 0
+    gate_json = "reports/gates/tests.json"
+    exposed = gate(tmp_path, "--expose-from", gate_json, "--expose", "outputs.reason", env=env)
+    assert exposed.returncode == 0, exposed.stderr
     lines = (tmp_path / "out").read_text().splitlines()
-    assert lines == ["failed=1", "success=false", f"root-digest={'ab' * 32}"]
-    value = gate(tmp_path, "--expose-from", "lock.json", "--expose", pair, "--value")
-    assert (
-        value.stdout == "ab" * 32 + "\n"
-    )  # a shell variable in a GitLab job, no JSON parsing there
+    assert lines[:3] == ["failed=1", "success=false", f"root-digest={digest}"]
+    assert lines[-1] == "reason=3 passed"
+    value = gate(tmp_path, "--expose-from", "model.lock", "--expose", pair, "--value")
+    assert value.stdout == digest + "\n"  # a shell variable in a GitLab job, no JSON parsing there
+    absent = gate(tmp_path, "--expose-from", "none.json", "--expose", "verdict", "--value")
+    assert absent.returncode == 0 and absent.stdout == "\n"  # the gate wrote nothing: empty output
+
+
+def test_expose_from_a_foreign_or_drifted_file_is_bad_input_naming_the_field(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     bad = gate(tmp_path, "--expose-from", "bad.json", "--expose", "verdict")
     assert bad.returncode == 2 and "not a readable JSON result" in bad.stderr
+    (tmp_path / "old.json").write_text(json.dumps({"title": "samdkit lint", "verdict": "PASS"}))
+    old = gate(tmp_path, "--expose-from", "old.json", "--expose", "verdict")
+    assert old.returncode == 2 and "field 'schema' is missing" in old.stderr
+    assert "Traceback" not in old.stderr and old.stderr.count("\n") == 1
+    assert gate(tmp_path, "lint", "--", *PY_EXIT, "pass").returncode == 0
+    drift = gate(tmp_path, "--expose-from", "reports/gates/lint.json", "--expose", "outputs.gone")
+    assert drift.returncode == 2 and "no field 'outputs.gone' to expose" in drift.stderr
+
+
+def test_verdict_reads_gate_results_strictly(tmp_path):
+    """A hand-edited or foreign file under reports/gates/ is bad input naming the field, not a guess."""
+    assert gate(tmp_path, "lint", "--", *PY_EXIT, "pass").returncode == 0
+    record = tmp_path / "reports/gates/lint.json"
+    doc = json.loads(record.read_text())
+    assert_envelope(record.read_text())
+    assert doc["outputs"] == {"passed": "true", "reason": "passed", "verdict": "PASS"}
+    del doc["findings"]
+    record.write_text(json.dumps(doc))
+    done = gate(tmp_path, "--verdict")
+    assert done.returncode == 2
+    assert "lint.json" in done.stderr and "field 'findings' is missing" in done.stderr
+    record.write_text(
+        json.dumps(
+            {"schema": "samdkit/gate-result/v1", "gate": "lint", "verdict": "PASS", "reason": "ok"}
+        )
+    )
+    assert "unknown field 'reason'" in gate(tmp_path, "--verdict").stderr
+
+
+def test_verdict_writes_a_gitlab_dotenv_report(tmp_path):
+    """KEY=value lines GitLab's dotenv parser takes: one line each, no secret, under its 5 KiB limit."""
+    secret = "postgresql://alice:s3cr3t@db.example/clinic"
+    fail = f"print('could not reach {secret}\\nsecond line'); raise SystemExit(1)"
+    assert gate(tmp_path, "data check", "--", *PY_EXIT, fail).returncode == 1
+    assert gate(tmp_path, "lint", "--", *PY_EXIT, "print('clean')").returncode == 0
+    done = gate(tmp_path, "--verdict", "--expect", "tests", "--dotenv", "gates.env")
+    assert done.returncode == 1
+    text = (tmp_path / "gates.env").read_text()
+    assert "s3cr3t" not in text
+    lines = text.splitlines()
+    assert lines[0] == "SAMDKIT_GATES=FAIL"
+    assert lines[1] == "SAMDKIT_GATES_FAILED=data-check,tests"
+    assert "SAMDKIT_DATA_CHECK_VERDICT=FAIL" in lines and "SAMDKIT_LINT_VERDICT=PASS" in lines
+    assert "SAMDKIT_TESTS_REASON=did not run (no result)" in lines
+    assert "SAMDKIT_DATA_CHECK_REASON=second line" in lines
+    import re
+
+    assert all(re.fullmatch(r"[A-Z0-9_]+=[^\n]*", line) for line in lines)
+    assert len(text.encode()) < 5000
+
+
+def test_dotenv_stays_under_gitlabs_limits():
+    from samdkit.ci.outputs import dotenv_lines, gate_result
+
+    many = [gate_result(f"gate {i}", "FAIL", "x" * 290 + "\r\nmore", ["fix"]) for i in range(40)]
+    lines = dotenv_lines(many)
+    assert lines[0] == "SAMDKIT_GATES=FAIL" and lines[1].startswith("SAMDKIT_GATES_FAILED=")
+    assert len("\n".join(lines).encode()) < 5000
+    assert all("\r" not in line and len(line) < 260 for line in lines)
 
 
 def test_comment_gives_each_gate_its_reason_and_the_fix(tmp_path):

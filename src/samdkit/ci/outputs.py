@@ -1,19 +1,20 @@
 """Gate results and CI outputs, written by samdkit itself so no pipeline parses JSON or greps text.
 
-A gate result is one small JSON file per gate under reports/gates/ (schema `samdkit/gate-result/v1`): the
-verdict (PASS, FAIL, or ERROR when the gate could not run), one line of reason, and the commands that fix it.
+A gate's record is one file per gate under reports/gates/, in the one gate-result envelope every
+`--format json` prints (`samdkit.core.findings`, schema samdkit/gate-result/v1): the verdict (PASS, FAIL, or
+ERROR when the gate could not run), `detail.reason` (one line) and `detail.fix` (the commands that fix it).
 `samdkit gate NAME -- CMD...` runs any gate command (samdkit's own, pytest) and records its result, so every
 gate of a pipeline reports even when another failed; `samdkit gate --verdict` reads them all at the end and
 fails the job when one did not pass; `samdkit comment` turns them into the reviewer's table.
 
 Inside GitHub Actions ($GITHUB_OUTPUT / $GITHUB_STEP_SUMMARY set) the same code writes the step outputs and
-the job summary, so actions are a few lines that call samdkit.
+the job summary; `--verdict --dotenv FILE` writes the GitLab dotenv report (`artifacts:reports:dotenv`), so
+actions and jobs are a few lines that call samdkit.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -24,10 +25,19 @@ from typing import Any
 
 from samdkit.core import atomic
 from samdkit.core.errors import UserError
+from samdkit.core.findings import (
+    Finding,
+    GateResult,
+    Severity,
+    read_result,
+    validate_result,
+)
+from samdkit.core.project import DEFAULT_PATHS
 
-SCHEMA = "samdkit/gate-result/v1"
-GATES_DIR = Path("reports") / "gates"
+GATES_DIR = Path(DEFAULT_PATHS["gate_results"])
 VERDICTS = ("PASS", "FAIL", "ERROR")
+DOTENV_MAX_BYTES = 5000  # GitLab refuses a dotenv report of 5 KiB or more
+DOTENV_MAX_VALUE = 200
 
 # what a reviewer runs locally when a gate is red (a gate may give better, e.g. pipeline-status does)
 DEFAULT_FIX: dict[str, list[str]] = {
@@ -57,43 +67,65 @@ def gate_path(root: Path, name: str) -> Path:
 
 
 def gate_result(
-    name: str, verdict: str, reason: str, fix: list[str], **extra: Any
-) -> dict[str, Any]:
-    """The gate-result document every pipeline and the comment read."""
+    name: str,
+    verdict: str,
+    reason: str,
+    fix: list[str],
+    found: list[Finding] | None = None,
+    **detail: Any,
+) -> GateResult:
+    """A gate's record in the one envelope: `detail` holds its reason and fix, `outputs` what CI shows.
+
+    Without findings of its own, a red gate's reason is its one error finding.
+    """
     if verdict not in VERDICTS:
         raise ValueError(verdict)
-    return {
-        "schema": SCHEMA,
-        "gate": name,
-        "verdict": verdict,
-        "reason": reason[:300],
-        "fix": [] if verdict == "PASS" else fix,
-        **extra,
-    }
+    reason = reason[:300]
+    if found is None:
+        found = [] if verdict == "PASS" else [Finding(slug(name), reason)]
+    passed = verdict == "PASS"
+    return GateResult(
+        gate=name,
+        verdict=verdict,
+        findings=found,
+        outputs={"verdict": verdict, "passed": str(passed).lower(), "reason": reason},
+        detail={"reason": reason, "fix": [] if passed else list(fix), **detail},
+    )
 
 
-def write_gate(path: Path, result: dict[str, Any]) -> None:
-    atomic.write_json(path, result)
+def reason_of(result: GateResult) -> str:
+    """One line saying why: the record's `detail.reason`, else its first error finding, else the verdict."""
+    reason = result.detail.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise UserError(f"gate result {result.gate!r}: field 'detail.reason' must be str")
+    if reason:
+        return reason
+    errors = [f.message for f in result.findings if f.severity == Severity.ERROR]
+    return errors[0] if errors else ("passed" if result.passed else result.verdict)
 
 
-def read_gates(root: Path) -> list[dict[str, Any]]:
-    """Every readable gate result under reports/gates/, oldest first (the pipeline's order)."""
+def fix_of(result: GateResult) -> list[str]:
+    """The commands that make a red gate green (`detail.fix`, a list of strings; empty when absent)."""
+    fix = result.detail.get("fix", [])
+    if not isinstance(fix, list) or not all(isinstance(c, str) for c in fix):
+        raise UserError(f"gate result {result.gate!r}: field 'detail.fix' must be a list of str")
+    return fix
+
+
+def write_gate(path: Path, result: GateResult) -> None:
+    atomic.write_json(path, result.to_json())
+
+
+def read_gates(root: Path) -> list[GateResult]:
+    """Every gate result under reports/gates/, oldest first (the pipeline's order), read strictly."""
     folder = root / GATES_DIR
-    results = []
+    if not folder.is_dir():
+        return []
     paths = sorted(folder.glob("*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
-    for path in paths if folder.is_dir() else []:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = None
-        if isinstance(data, dict) and data.get("schema") == SCHEMA:
-            results.append(data)
-        else:
-            results.append(gate_result(path.stem, "ERROR", f"{path.name} is unreadable", []))
-    return results
+    return [read_result(path) for path in paths]
 
 
-# --------------------------------------------------------------------------- GitHub Actions
+# --------------------------------------------------------------------------- GitHub Actions, GitLab dotenv
 
 
 def github_outputs(values: dict[str, str]) -> None:
@@ -118,37 +150,62 @@ def github_summary(markdown: str) -> None:
             out.write(markdown.rstrip("\n") + "\n\n")
 
 
-def publish(result: dict[str, Any]) -> None:
-    """A gate result as step outputs (verdict, passed, reason, result path) and a summary line."""
-    icon = {"PASS": "✅", "FAIL": "❌"}.get(result["verdict"], "⚠️")
-    github_outputs(
-        {
-            "verdict": result["verdict"],
-            "passed": str(result["verdict"] == "PASS").lower(),
-            "reason": result["reason"],
-        }
-    )
-    lines = [f"{icon} **{result['gate']}**: {result['verdict']} — {result['reason']}"]
-    lines += [f"    {cmd}" for cmd in result.get("fix") or []]
+def publish(result: GateResult) -> None:
+    """A gate result as step outputs (its `outputs`) and a summary line with the commands that fix it."""
+    icon = {"PASS": "✅", "FAIL": "❌"}.get(result.verdict, "⚠️")
+    github_outputs(result.outputs)
+    lines = [f"{icon} **{result.gate}**: {result.verdict} — {reason_of(result)}"]
+    lines += [f"    {cmd}" for cmd in fix_of(result)]
     github_summary("\n".join(lines))
+
+
+def _dotenv_value(text: str) -> str:
+    """One line GitLab's dotenv parser keeps as written: no newline or control character, no secret."""
+    from samdkit.data.sources import redact  # a database URL's password never reaches a variable
+
+    flat = re.sub(r"[\x00-\x1f\x7f]+", " ", redact(text)).strip()
+    return flat[:DOTENV_MAX_VALUE]
+
+
+def dotenv_lines(results: list[GateResult]) -> list[str]:
+    """`KEY=value` lines for `artifacts:reports:dotenv`: the overall verdict, then each gate's.
+
+    Keys are SAMDKIT_GATES, SAMDKIT_GATES_FAILED and SAMDKIT_<GATE>_VERDICT / _REASON (ASCII letters,
+    digits, underscores); lines that would take the file over GitLab's 5 KiB limit are left out.
+    """
+    bad = [r.gate for r in results if not r.passed]
+    lines = [
+        f"SAMDKIT_GATES={'FAIL' if bad or not results else 'PASS'}",
+        f"SAMDKIT_GATES_FAILED={_dotenv_value(','.join(slug(n) for n in bad))}",
+    ]
+    for r in results:
+        key = "SAMDKIT_" + slug(r.gate).replace("-", "_").upper()
+        lines.append(f"{key}_VERDICT={_dotenv_value(r.verdict)}")
+        lines.append(f"{key}_REASON={_dotenv_value(reason_of(r))}")
+    kept, size = [], 0
+    for line in lines:
+        size += len(line.encode("utf-8")) + 1
+        if size < DOTENV_MAX_BYTES:
+            kept.append(line)
+    return kept
+
+
+def write_dotenv(path: Path, results: list[GateResult]) -> None:
+    atomic.write_text(path, "\n".join(dotenv_lines(results)) + "\n")
 
 
 # --------------------------------------------------------------------------- samdkit gate
 
 
-def _value(data: Any, key: str) -> str:
-    """A dotted key of a JSON result as a step output: a list gives its length, a bool true/false.
+def _value(node: Any, key: str, where: str) -> str:
+    """A dotted key of a result as a step output: a list gives its length, a bool true/false.
 
-    `failed` on a result with numeric `total` and `passed` (check-data's schema) is their difference.
+    A key the result does not hold is bad input naming it (the action and the command have drifted).
     """
-    node = data
     for part in key.split("."):
-        if not isinstance(node, dict):
-            return ""
-        if part == "failed" and "failed" not in node and {"total", "passed"} <= node.keys():
-            node = node["total"] - node["passed"]
-            continue
-        node = node.get(part)
+        if not isinstance(node, dict) or part not in node:
+            raise UserError(f"{where}: no field '{key}' to expose")
+        node = node[part]
     if isinstance(node, bool):
         return str(node).lower()
     if isinstance(node, list):
@@ -156,18 +213,39 @@ def _value(data: Any, key: str) -> str:
     return "" if node is None or isinstance(node, dict) else str(node)
 
 
-def expose(path: Path, pairs: list[str]) -> dict[str, str]:
-    """Step outputs from a samdkit JSON result file: KEY=NAME pairs (NAME defaults to KEY)."""
+def _exposable(path: Path) -> dict[str, Any] | None:
+    """A result file read by its own strict reader, chosen by its declared schema (None when absent).
+
+    Gate results (every `--format json`), check-data's result (plus `failed`) and model.lock are read.
+    """
+    from samdkit.core import bounded
+
+    if not path.is_file():
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        data = None
-    except (OSError, ValueError):
+        doc = bounded.read_json(path, str(path))
+    except UserError:
         raise UserError(f"{path}: not a readable JSON result") from None
+    if isinstance(doc, dict) and "schema_version" in doc:  # model.lock's own versioning
+        from samdkit.lock import schema as lock_schema
+
+        return lock_schema.validate(doc, str(path))
+    from samdkit.data import result as data_result
+
+    if isinstance(doc, dict) and doc.get("schema") == data_result.SCHEMA:
+        doc = data_result.validate(doc, str(path))
+        return {**doc, "failed": doc["total"] - doc["passed"]}
+    return validate_result(doc, str(path)).to_json()  # else a gate result, or bad input naming why
+
+
+def expose(path: Path, pairs: list[str]) -> dict[str, str]:
+    """Step outputs from a samdkit result file: KEY=NAME pairs (NAME defaults to KEY's last part)."""
+    data = _exposable(path)
     outputs = {}
     for pair in pairs:
         key, _, name = pair.partition("=")
-        outputs[name or key.replace("_", "-")] = _value(data, key) if data is not None else ""
+        name = name or key.rpartition(".")[2].replace("_", "-")
+        outputs[name] = _value(data, key, str(path)) if data is not None else ""
     github_outputs(outputs)
     return outputs
 
@@ -189,9 +267,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--expect", action="append", default=[], metavar="NAME", help="with --verdict: must exist"
     )
     parser.add_argument(
+        "--dotenv",
+        metavar="FILE",
+        help="with --verdict: also write every gate's verdict and reason as KEY=value lines "
+        "(GitLab artifacts:reports:dotenv)",
+    )
+    parser.add_argument(
         "--expose-from",
         metavar="FILE",
-        help="write step outputs from this JSON result (GitHub Actions), with --expose KEY[=NAME]",
+        help="write step outputs from this result (a gate result, check-data's result or model.lock), "
+        "with --expose KEY[=NAME]",
     )
     parser.add_argument(
         "--expose", action="append", default=[], metavar="KEY[=NAME]", help="a key to expose"
@@ -250,11 +335,11 @@ def _run_gate(name: str, cmd: list[str], fix: list[str]) -> int:
             tail.append(line)
         code = proc.wait()
     verdict = "PASS" if code == 0 else ("FAIL" if code == 1 else "ERROR")
-    reason = _reason(list(tail), code)
-    if verdict == "ERROR":
-        reason = f"could not run: {reason}"
     from samdkit.data.sources import redact  # a database URL's password never reaches the result
 
+    reason = redact(_reason(list(tail), code))
+    if verdict == "ERROR":
+        reason = f"could not run: {reason}"
     shown = redact(" ".join(cmd))
     result = gate_result(
         name,
@@ -269,16 +354,19 @@ def _run_gate(name: str, cmd: list[str], fix: list[str]) -> int:
     return code
 
 
-def _verdict(expect: list[str]) -> int:
-    results = {r["gate"]: r for r in read_gates(Path.cwd())}
+def _verdict(expect: list[str], dotenv: str | None) -> int:
+    """Read every recorded gate strictly; exit 1 unless each passed (a gate expected but absent is ERROR)."""
+    results = {r.gate: r for r in read_gates(Path.cwd())}
     for name in expect:
         results.setdefault(name, gate_result(name, "ERROR", "did not run (no result)", []))
+    if dotenv:
+        write_dotenv(Path(dotenv), list(results.values()))
     if not results:
         print("samdkit gate: no gate result under reports/gates/", file=sys.stderr)
         return 1
     for r in results.values():
-        print(f"{r['verdict']:<5} {r['gate']}: {r['reason']}")
-    bad = [n for n, r in results.items() if r["verdict"] != "PASS"]
+        print(f"{r.verdict:<5} {r.gate}: {reason_of(r)}")
+    bad = [n for n, r in results.items() if not r.passed]
     print(f"gates: {'PASS' if not bad else 'FAIL (' + ', '.join(bad) + ')'}")
     return 1 if bad else 0
 
@@ -291,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
             print(value if args.value else f"{key}={value}")
         return 0
     if args.verdict:
-        return _verdict(args.expect)
+        return _verdict(args.expect, args.dotenv)
     if not args.name:
         raise UserError("give a gate NAME and -- CMD, or --verdict")
     return _run_gate(args.name, list(args.cmd), args.fix)

@@ -8,7 +8,8 @@ committed) is stale. A red result names the stale stages and the exact commands 
 `dvc remote add` when the project has no DVC remote yet, and the `git add` of the files the run changed).
 
 Exit 0 up to date, 1 stale or the pipeline failed, 2 bad input. `--output` writes the gate result
-(reports/gates/pipeline.json in the generated pipelines); `--format json` prints the findings JSON.
+(reports/gates/pipeline.json in the generated pipelines); `--format json` prints the same gate-result
+envelope (findings, `detail.reason`, `detail.fix`, `detail.stale_stages`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from samdkit.ci import outputs as ci_outputs
-from samdkit.core import findings
+from samdkit.core import findings, gitinfo
 from samdkit.core.errors import UserError
 from samdkit.core.findings import Finding
+from samdkit.core.options import add_format_option
 
 GATE = "pipeline"
 TITLE = "pipeline-status"
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REF",
         help="compare dvc.lock with the one committed at REF (e.g. HEAD) stage by stage",
     )
-    parser.add_argument("--format", choices=findings.FORMATS, default="text")
+    add_format_option(parser)
     parser.add_argument("--output", help="also write the gate result JSON to this file")
 
 
@@ -71,21 +73,15 @@ def _stages(text: str | None) -> dict[str, Any]:
 
 
 def _committed_lock(root: Path, ref: str) -> str | None:
-    done = subprocess.run(
-        ["git", "-C", str(root), "show", f"{ref}:./dvc.lock"], capture_output=True, check=False
-    )
-    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+    data = gitinfo.show_file(root, ref, "dvc.lock")
+    return data.decode("utf-8", "replace") if data is not None else None
 
 
 def _git_files_to_commit(root: Path) -> list[str]:
     """dvc.lock, DVC's .gitignore files and the uncached outputs (git-tracked) the run changed."""
-    done = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all", "--", "."],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    changed = [line[3:].strip().strip('"') for line in done.stdout.splitlines() if len(line) > 3]
+    done = gitinfo.run_git(root, "status", "--porcelain", "--untracked-files=all", "--", ".")
+    out = done.stdout if done is not None and done.returncode == 0 else ""
+    changed = [line[3:].strip().strip('"') for line in out.splitlines() if len(line) > 3]
     candidates = ["dvc.lock", *_uncached_outputs(root)]
     keep = [
         c for c in candidates if any(p == c or p.startswith(c.rstrip("/") + "/") for p in changed)
@@ -235,6 +231,14 @@ def _wrapped(words: list[str], width: int = 96) -> str:
     return "\n".join([*lines, line])
 
 
+def _reason(found: list[Finding], stale: list[str]) -> str:
+    if not found:
+        return "dvc.lock is up to date with dvc.yaml, params and deps"
+    if len(found) == 1 or found[0].check == "lock-not-committed" or not stale:
+        return found[0].message
+    return f"stale stages: {', '.join(stale)}"
+
+
 def run(args: argparse.Namespace) -> int:
     root = Path.cwd()
     if not (root / "dvc.yaml").is_file():
@@ -248,27 +252,13 @@ def run(args: argparse.Namespace) -> int:
     fix = _fix(root, found) if found else []
     stale = sorted({f.detail.get("stage") for f in found if f.detail.get("stage")})
     stale += [s for f in found for s in f.detail.get("stages", []) if s not in stale]
-    summary = {"stale stages": ", ".join(stale) or "none"}
-    print(findings.render(found, args.format, title=TITLE, summary=summary))
+    result = ci_outputs.gate_result(
+        GATE, "FAIL" if found else "PASS", _reason(found, stale), fix, found, stale_stages=stale
+    )
+    result.summary = {"stale stages": ", ".join(stale) or "none"}
+    print(findings.render_result(result, args.format, title=TITLE))
     if found and args.format != "json":
         print("to fix:\n" + "\n".join(f"  {cmd}" for cmd in fix))
-    verdict = "FAIL" if found else "PASS"
-    reason = (
-        found[0].message
-        if len(found) == 1
-        else (
-            f"stale stages: {', '.join(stale)}"
-            if stale
-            else found[0].message
-            if found
-            else "dvc.lock is up to date with dvc.yaml, params and deps"
-        )
-    )
-    if found and found[0].check == "lock-not-committed":
-        reason = found[0].message
-    result = ci_outputs.gate_result(
-        GATE, verdict, reason, fix, stale_stages=stale, findings=[f.message for f in found]
-    )
     if output:
         ci_outputs.write_gate(output, result)
     ci_outputs.publish(result)
