@@ -40,8 +40,12 @@ from samdkit.core.errors import UserError
 from samdkit.core.project import Project, load_project
 from samdkit.release import keys
 from samdkit.release.layout import (
+    MEANINGS,
     RECORD_STATUS,
+    is_sha256,
+    load_json,
     meaning_of,
+    path_problem,
     planned_signers,
     project_path,
     release_files,
@@ -436,7 +440,7 @@ def begin(plan: Plan, material: keys.SigningMaterial, add: bool, chosen: dict[st
     if backups.exists():
         shutil.rmtree(backups)
     record: dict[str, Any] = {
-        "format": "samdkit-sign-pending/1",
+        "format": PENDING_FORMAT,
         "add": add,
         "certificate_sha256": material.fingerprint,
         "demo": material.demo,
@@ -462,19 +466,80 @@ def finish(project: Project) -> None:
     shutil.rmtree(state / BACKUPS, ignore_errors=True)
 
 
+PENDING_FORMAT = "samdkit-sign-pending/1"
+PENDING_TYPES: dict[str, tuple[type, ...]] = {
+    "format": (str,),
+    "add": (bool,),
+    "certificate_sha256": (str,),
+    "demo": (bool,),
+    "meaning": (str,),
+    "name": (str, type(None)),
+    "location": (str, type(None)),
+    "started_utc": (str,),
+    "pdfs": (list,),
+    "manifest": (str, type(None)),
+    "files": (list,),
+}
+
+
+def _pending_path(where: str, field: str, value: Any, under: str = "") -> str:
+    problem = path_problem(value)
+    if problem is None and not value.startswith(under):
+        problem = f"not under {under}"
+    if problem:
+        raise UserError(f"{where}: {field}: {problem}")
+    return value
+
+
+def _pending_files(record: dict[str, Any], where: str, backups: str) -> None:
+    """Each written file: a project path, its digest before the run, its copy under backups."""
+    for index, entry in enumerate(record["files"]):
+        field = f"files[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"path", "sha256", "backup"}:
+            raise UserError(f"{where}: {field}: not an object with exactly path, sha256, backup")
+        _pending_path(where, f"{field}.path", entry["path"])
+        if entry["sha256"] is not None and not is_sha256(entry["sha256"]):
+            raise UserError(f"{where}: {field}.sha256: not a lowercase 64-hex SHA-256 or null")
+        if entry["backup"] is not None:
+            _pending_path(where, f"{field}.backup", entry["backup"], backups)
+    written = {entry["path"] for entry in record["files"]}
+    for index, rel in enumerate(record["pdfs"]):
+        if _pending_path(where, f"pdfs[{index}]", rel) not in written:
+            raise UserError(f"{where}: pdfs[{index}]: not among the files the run wrote")
+    if record["manifest"] is not None and record["manifest"] not in written:
+        raise UserError(f"{where}: manifest: not among the files the run wrote")
+
+
+def validate_pending(record: Any, where: str, backups: str) -> dict[str, Any]:
+    """The record of an interrupted run, strictly: --resume and --rollback write and delete only
+    the files it names, so every path must be a project path and every copy under `backups`."""
+    if not isinstance(record, dict):
+        raise UserError(f"{where}: not a record of an interrupted samdkit sign")
+    for key in sorted(set(record) ^ set(PENDING_TYPES)):
+        raise UserError(f"{where}: {key}: {'missing' if key in PENDING_TYPES else 'unknown field'}")
+    for key, types in PENDING_TYPES.items():
+        if not isinstance(record[key], types):
+            raise UserError(f"{where}: {key}: wrong type")
+    if record["format"] != PENDING_FORMAT:
+        raise UserError(f"{where}: format: not {PENDING_FORMAT}")
+    if not is_sha256(record["certificate_sha256"]):
+        raise UserError(f"{where}: certificate_sha256: not a lowercase 64-hex SHA-256")
+    if record["meaning"] not in MEANINGS:
+        raise UserError(f"{where}: meaning: not one of {', '.join(MEANINGS)}")
+    if record["manifest"] is not None:
+        _pending_path(where, "manifest", record["manifest"])
+    _pending_files(record, where, backups)
+    return record
+
+
 def pending(project: Project) -> dict[str, Any] | None:
+    """The strict record of an interrupted run (None when there is none)."""
     path = _state_dir(project) / PENDING
     if not path.is_file():
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        assert isinstance(record, dict) and isinstance(record["files"], list)
-        return record
-    except Exception:
-        raise UserError(
-            f"{_rel(project, path)}: unreadable record of an interrupted samdkit sign; "
-            "restore the release by hand and delete it"
-        ) from None
+    where = _rel(project, path)
+    record = load_json(path.read_bytes(), where)
+    return validate_pending(record, where, f"{_rel(project, _state_dir(project) / BACKUPS)}/")
 
 
 def describe(project: Project, record: dict[str, Any]) -> str:
