@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,134 @@ def test_add_format_option() -> None:
     options.add_format_option(narrow, ("text", "json"))
     with pytest.raises(SystemExit):
         narrow.parse_args(["--format", "github"])
+
+
+# --------------------------------------------------------------------------- settings
+
+TEMPLATE_PYPROJECT = (
+    Path(__file__).resolve().parent.parent
+    / "template"
+    / "{{cookiecutter.project_slug}}"
+    / "pyproject.toml"
+)
+
+
+def _settings(tmp_path: Path, text: str) -> Project:
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    return load_project(tmp_path)
+
+
+def test_every_table_of_the_template_pyproject_is_accepted(tmp_path: Path) -> None:
+    text = TEMPLATE_PYPROJECT.read_text(encoding="utf-8")
+    project = _settings(tmp_path, text)
+    import tomllib
+
+    declared = tomllib.loads(text)["tool"]["samdkit"]
+    assert set(project.settings) == set(declared) == {"lint", "data", "lock"}
+    for table in declared:
+        assert project.section(table) == project.settings[table]
+    assert project.section("lock")["tolerance"] == 1e-9
+    assert project.section("data")["checks"][0] == {"dataset": "train_data", "suite": "train.json"}
+
+
+def test_every_declared_key_is_accepted(tmp_path: Path) -> None:
+    """One value of each kind per declared key loads (a key a command reads cannot be refused)."""
+    from samdkit.core import settings
+
+    samples = {
+        settings.TEXT: '"x"',
+        settings.INTEGER: "3",
+        settings.NUMBER: "0.5",
+        settings.BOOLEAN: "true",
+        settings.TEXTS: '["a"]',
+        settings.NUMBERS: "[1, 2.5]",
+        settings.TEXT_MAP: '{ a = "b" }',
+        settings.ANY: '"x"',
+    }
+    lines = []
+    for table, keys in settings.SCHEMA.items():
+        lines.append(f"[tool.samdkit.{table}]")
+        for key, kind in keys.items():
+            if isinstance(kind, settings.Tables):
+                entry = "{ " + ", ".join(f'{k} = "v"' for k in (kind.keys or {"x": None})) + " }"
+                lines.append(
+                    f"{key} = [{entry}]" if kind.listed else f"{key} = {{ one = {entry} }}"
+                )
+            else:
+                lines.append(f"{key} = {samples[kind]}")
+    project = _settings(tmp_path, "\n".join(lines) + "\n")
+    assert project.section("lock")["tolerance"] == 0.5
+    assert project.section("sign")["signers"] == [{"role": "v", "meaning": "v", "name": "v"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[tool.samdkit.lock]\nrunz = 5\n",
+            "pyproject.toml: [tool.samdkit.lock] has an unknown key 'runz' (did you mean 'runs'?)",
+        ),
+        (
+            "[tool.samdkit.report]\ndocument_idd = 'X'\n",
+            "[tool.samdkit.report] has an unknown key 'document_idd' (did you mean 'document_id'?)",
+        ),
+        (
+            "[tool.samdkit.lok]\nruns = 3\n",
+            "[tool.samdkit] has an unknown table 'lok' (did you mean 'lock'?)",
+        ),
+        (
+            "[tool.samdkit.paths]\nmodle = 'm'\n",
+            "[tool.samdkit.paths] has an unknown key 'modle' (did you mean 'model'?)",
+        ),
+        (
+            "[[tool.samdkit.data.checks]]\ndataset = 'train_data'\nsuit = 'train.json'\n",
+            "[tool.samdkit.data] checks[0] has an unknown key 'suit' (did you mean 'suite'?)",
+        ),
+        (
+            "[tool.samdkit.lock]\nruns = '3'\n",
+            "[tool.samdkit.lock] runs must be a whole number, got text",
+        ),
+        (
+            "[tool.samdkit.lock]\ntag_mlflow = 1\n",
+            "[tool.samdkit.lock] tag_mlflow must be true or false, got a number",
+        ),
+        (
+            "[tool.samdkit.lint]\npaths = 'src'\n",
+            "[tool.samdkit.lint] paths must be a list of strings, got text",
+        ),
+        (
+            "[tool.samdkit.sign]\nsigners = [{ role = 'QA', meaning = 5 }]\n",
+            "[tool.samdkit.sign] signers[0] meaning must be text (a quoted string), got a number",
+        ),
+        ("[tool.samdkit]\nlock = 3\n", "[tool.samdkit.lock] must be a table"),
+    ],
+)
+def test_a_typo_or_a_wrong_type_is_one_line_naming_the_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(UserError) as caught:
+        _settings(tmp_path, text)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_wrong_value_is_never_echoed(tmp_path: Path) -> None:
+    """A secret pasted into the wrong key must not reach a CI log through the error line."""
+    with pytest.raises(UserError) as caught:
+        _settings(tmp_path, "[tool.samdkit.lock]\nruns = 'hunter2-secret'\n")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_bad_settings_exit_2_from_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.samdkit.lock]\nrunz = 5\n", encoding="utf-8")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "samdkit"), "verify-lock"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "samdkit verify-lock: error: pyproject.toml: [tool.samdkit.lock] has an unknown key "
+        "'runz' (did you mean 'runs'?)"
+    ]

@@ -27,6 +27,7 @@ from samdkit.lock import schema as lockfile
 from tests.factories import save_model, write_split
 
 DATA_MD5 = "3f1c2b7a9d5e4f60a1b2c3d4e5f60718.dir"
+EVALUATION_V1 = Path(__file__).parent / "data" / "evaluation" / "v1-binary.json"
 PARAMS = {
     "data": {
         "id_column": "sample_id",
@@ -107,17 +108,8 @@ def locked(tmp_path_factory) -> Path:
         ),
         encoding="utf-8",
     )
-    evaluation = {  # the shape of samdkit/evaluation/v1 (docs/evaluation-schema.md)
-        "schema": "samdkit/evaluation/v1",
-        "overall": {
-            "n": 171,
-            "metrics": {"sensitivity": {"value": 0.95, "ci": {"lower": 0.9, "upper": 0.98}}},
-            "curves": {"roc": {"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}},
-        },
-        "subgroups": [{"column": "size_tertile", "value": "small", "n": 57}],
-        "summary": {"criteria": 3, "passed": 3, "failed": 0},
-    }
-    (reports / "evaluation.json").write_text(json.dumps(evaluation), encoding="utf-8")
+    # a valid samdkit/evaluation/v1 document (docs/evaluation-schema.md), read by the strict reader
+    shutil.copy(EVALUATION_V1, reports / "evaluation.json")
     out = io.StringIO()
     cwd = Path.cwd()
     os.chdir(root)
@@ -164,15 +156,15 @@ def test_lock_records_what_the_issue_asks(locked):
     assert "sample_id" not in det["golden"]["features"] and "label" not in det["golden"]["features"]
     assert lock["data"]["outs"] == [{"path": "data/prepared", "md5": DATA_MD5}]
     assert lock["threshold"] == 0.5 and lock["params"]["train"]["C"] == 1.0
-    assert lock["metrics"] == {
-        "overall.metrics.sensitivity.ci.lower": 0.9,
-        "overall.metrics.sensitivity.ci.upper": 0.98,
-        "overall.metrics.sensitivity.value": 0.95,
-        "overall.n": 171,
-        "summary.criteria": 3,
-        "summary.failed": 0,
-        "summary.passed": 3,
+    evaluation = json.loads(EVALUATION_V1.read_text(encoding="utf-8"))
+    sensitivity = evaluation["overall"]["metrics"]["sensitivity"]
+    assert lock["metrics"]["overall.metrics.sensitivity.value"] == sensitivity["value"]
+    assert lock["metrics"]["overall.metrics.sensitivity.ci.lower"] == sensitivity["ci"]["lower"]
+    assert lock["metrics"]["overall.n"] == evaluation["overall"]["n"]
+    assert {k: v for k, v in lock["metrics"].items() if k.startswith("summary.")} == {
+        f"summary.{k}": v for k, v in evaluation["summary"].items()
     }
+    assert not any(k.startswith(("subgroups", "criteria", "inputs")) for k in lock["metrics"])
     assert lock["mlflow"]["run_id"] == "abc123"
     assert lock["environment"]["packages"]["mlflow"]
     # stable JSON: what lockfile.dumps writes is exactly the committed bytes
@@ -396,7 +388,10 @@ def test_against_a_git_ref(project, capsys):
         project, capsys, "verify-lock", "--against", "HEAD", "--format", "json"
     )
     assert code == 0
-    diff = json.loads(out)
+    result = json.loads(out)
+    assert result["schema"] == "samdkit/gate-result/v1" and result["gate"] == "verify-lock"
+    assert result["verdict"] == "the model changed"
+    diff = result["detail"]
     assert diff["base"] == "HEAD:model.lock" and diff["model_changed"] is True
     assert diff["changes"] == [
         {
@@ -448,6 +443,38 @@ def test_bad_input_is_one_line_exit_2(project, mutate, expected):
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda root: (root / "reports/evaluation.json").write_text(
+                json.dumps({"metrics": {"auroc": 0.9}})  # a foreign file: once guessed, now refused
+            ),
+            "reports/evaluation.json: ",
+        ),
+        (
+            lambda root: (root / "params.yaml").write_text(
+                yaml.safe_dump(dict(PARAMS, evaluate={"threshold": 1.5}))
+            ),
+            "params.yaml: evaluate.threshold must be a number in [0, 1], got 1.5",
+        ),
+        (
+            lambda root: (root / "params.yaml").write_text("- not\n- a mapping\n"),
+            "params.yaml: must be a mapping",
+        ),
+    ],
+    ids=["foreign-evaluation", "threshold-out-of-range", "params-not-a-mapping"],
+)
+def test_lock_refuses_a_foreign_input_in_one_line(project, mutate, expected):
+    before = (project / "model.lock").read_bytes()
+    mutate(project)
+    done = cli(project, "lock")
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], lines
+    assert (project / "model.lock").read_bytes() == before  # nothing written
 
 
 def test_lock_without_model_is_one_line_exit_2(tmp_path):
@@ -540,7 +567,8 @@ def test_unknown_lock_setting_is_one_line_exit_2(project, capsys):
     code, _, err = run_in_process(project, capsys, "verify-lock")
     assert code == 2
     assert err.strip() == (
-        "samdkit verify-lock: error: pyproject.toml: [tool.samdkit.lock] has an unknown key 'runz'"
+        "samdkit verify-lock: error: pyproject.toml: [tool.samdkit.lock] has an unknown key 'runz' "
+        "(did you mean 'runs'?)"
     )
 
 

@@ -81,12 +81,56 @@ def test_report_says_not_run_without_a_verdict_for_this_model(tmp_path):
     lock = {"artifact": {"root_digest": "f" * 64}}
     assert rebuild.describe(project, lock)["verdict"] == "not run"
     summary = {"commit": "d" * 40, "expected_root_digest": "e" * 64, "root_digest": "e" * 64}
-    rebuild.write_verdict(project.path("reports"), rebuild.REPRODUCED, summary, "verify-lock")
+    rebuild.write_verdict(project, rebuild.REPRODUCED, summary, "verify-lock")
     assert rebuild.describe(project, lock)["verdict"] == "not run"  # a verdict about another model
     lock["artifact"]["root_digest"] = "e" * 64
     described = rebuild.describe(project, lock)
     assert described["verdict"] == rebuild.REPRODUCED
     assert described["text"].startswith("reproduced: the model rebuilt from commit dddddddddddd")
+
+
+def _verdict_file(tmp_path: Path) -> tuple[object, Path]:
+    from samdkit.core.project import load_project
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    project = load_project(tmp_path)
+    summary = {"commit": "d" * 40, "expected_root_digest": "e" * 64, "root_digest": "e" * 64}
+    return project, rebuild.write_verdict(project, rebuild.EQUIVALENT, summary, "verify-lock")
+
+
+def test_read_result_round_trips_the_written_verdict(tmp_path):
+    _, path = _verdict_file(tmp_path)
+    assert path == tmp_path / "reports" / "rebuild.json"
+    record = rebuild.read_result(path)
+    assert record["format"] == rebuild.VERDICT_FORMAT and record["verdict"] == rebuild.EQUIVALENT
+    assert rebuild.read_result(tmp_path / "reports" / "absent.json") is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda r: r.update(format="samdkit/rebuild/v0"), "field 'format' is 'samdkit/rebuild/v0'"),
+        (lambda r: r.pop("verdict"), "field 'verdict' is missing"),
+        (lambda r: r.update(verdict="looks fine"), "field 'verdict' must be one of"),
+        (lambda r: r.update(commit=5), "field 'commit' has the wrong type"),
+        (lambda r: r.update(root_digest="e" * 64), "unknown field 'root_digest'"),
+        (lambda r: r.update(seconds={"train": "slow"}), "field 'seconds.train' must be a number"),
+    ],
+)
+def test_a_hand_edited_verdict_is_one_line_naming_the_field(tmp_path, edit, field):
+    from samdkit.core.errors import UserError
+
+    project, path = _verdict_file(tmp_path)
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    with pytest.raises(UserError) as caught:
+        rebuild.read_result(path)
+    assert f"rebuild.json: not a samdkit rebuild verdict (samdkit/rebuild/v1): {field}" in str(
+        caught.value
+    )
+    with pytest.raises(UserError):  # the report's reader is the same strict one
+        rebuild.describe(project, {"artifact": {"root_digest": "e" * 64}})
 
 
 def test_rebuild_of_an_unknown_commit_is_one_line_exit_2(project_copy):
@@ -191,9 +235,8 @@ def test_auditor_rebuild_compares_with_the_release_manifest(project_copy):
     )
     payload = json.loads(done.stdout)
     assert done.returncode == 1  # the manifest is not signed: verify's own checks fail
-    assert payload["rebuild"]["verdict"] == "reproduced", payload["rebuild"]["findings"]
-    assert (
-        payload["rebuild"]["summary"]["commit"]
-        == git(project_copy, "rev-parse", "HEAD").stdout.strip()
-    )
+    assert payload["schema"] == "samdkit/gate-result/v1" and payload["gate"] == "verify"
+    rebuilt = payload["detail"]["rebuild"]
+    assert rebuilt["verdict"] == "reproduced", rebuilt["findings"]
+    assert rebuilt["summary"]["commit"] == git(project_copy, "rev-parse", "HEAD").stdout.strip()
     assert not (project_copy / "reports" / "rebuild.json").exists()  # the auditor writes nothing

@@ -56,10 +56,15 @@ def decision_threshold(params: dict[str, Any], where: str = "params.yaml") -> fl
     None when absent (a multiclass outcome has none); UserError when it is not a number in [0, 1].
     """
     value = section(params, "evaluate", where).get("threshold")
+    return threshold_value(value, f"{where}: evaluate.threshold")
+
+
+def threshold_value(value: Any, what: str) -> float | None:
+    """The threshold rule on one value (None stays None): a number in [0, 1], else UserError."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise UserError(f"{where}: evaluate.threshold must be a number in [0, 1], got {value!r}")
+        raise UserError(f"{what} must be a number in [0, 1], got {value!r}")
     return float(value)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from samdkit.core import bounded
 from samdkit.core.errors import UserError
+from samdkit.core.settings import SCHEMA
+from samdkit.core.settings import validate as validate_settings
 
 # Every file samdkit reads or writes, by key: the one table the commands derive their file names from.
 # A team overrides any entry in [tool.samdkit.paths] (paths relative to the project root).
@@ -97,7 +99,9 @@ class Project:
             return None
 
     def section(self, name: str) -> dict[str, Any]:
-        """One `[tool.samdkit.<name>]` table (empty when absent)."""
+        """One `[tool.samdkit.<name>]` table as load_project validated it (empty when absent)."""
+        if name not in SCHEMA and name != "paths":
+            raise KeyError(f"[tool.samdkit.{name}] is not declared in samdkit.core.settings")
         value = self.settings.get(name, {})
         if not isinstance(value, dict):
             raise UserError(f"pyproject.toml: [tool.samdkit.{name}] must be a table")
@@ -114,7 +118,9 @@ def load_project(root: str | Path = ".") -> Project:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise UserError(f"{pyproject}: malformed TOML: {exc}") from None
-        settings = data.get("tool", {}).get("samdkit", {})
+        tool = data.get("tool")
+        raw = tool.get("samdkit", {}) if isinstance(tool, dict) else {}
+        settings = validate_settings(raw, DEFAULT_PATHS)
     return Project(root=root, settings=settings)
 
 

@@ -88,9 +88,13 @@ def build_lock(ctx: Context) -> tuple[dict[str, Any] | None, list[Finding], Any]
             "predictions": output.tolist(),
         },
         "data": data,
-        "threshold": provenance.threshold(params, train_run),
+        "threshold": provenance.threshold(
+            params, train_run, ctx.rel(ctx.project.path("train_run"))
+        ),
         "params": params,
-        "metrics": provenance.metrics(ctx.project.path("evaluation")),
+        "metrics": provenance.metrics(
+            ctx.project.path("evaluation"), ctx.rel(ctx.project.path("evaluation"))
+        ),
         "git": provenance.git_info(ctx.project.root),
         "environment": provenance.environment(ctx.model_path, ctx.settings.packages),
         "mlflow": {

@@ -13,13 +13,14 @@ workers (0 = one per CPU), tag_mlflow (true), packages ([] extra package version
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from samdkit.core import gitinfo
 from samdkit.core.errors import UserError
-from samdkit.core.findings import FORMATS, Finding, render
+from samdkit.core.findings import Finding, GateResult, render_result, verdict_of
+from samdkit.core.options import add_format_option
 from samdkit.core.project import load_project
 from samdkit.lock import diff as lock_diff
 from samdkit.lock import schema as lockfile
@@ -31,9 +32,7 @@ from samdkit.lock.verify import verify
 
 
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format", choices=FORMATS, default="text", help="output: text, json or github annotations"
-    )
+    add_format_option(parser)
     parser.add_argument(
         "--lock", type=Path, help="lock file (default: paths.model_lock, model.lock)"
     )
@@ -111,7 +110,8 @@ def run_lock(args: argparse.Namespace) -> int:
     ctx = _context(args)
     lock, findings, train_run = build_lock(ctx)
     if lock is None:
-        print(render(findings, args.format, title="samdkit lock (model.lock not written)"))
+        result = GateResult(gate="lock", verdict="FAIL", findings=findings)
+        print(render_result(result, args.format, title="samdkit lock (model.lock not written)"))
         return 1
     lockfile.write(ctx.lock_path, lock)
     note = "MLflow tagging off ([tool.samdkit.lock] tag_mlflow = false)"
@@ -134,7 +134,15 @@ def run_lock(args: argparse.Namespace) -> int:
         "mlflow": note,
     }
     if args.format == "json":
-        print(json.dumps(summary, indent=2, sort_keys=True))
+        result = GateResult(
+            gate="lock",
+            verdict="PASS",
+            findings=findings,
+            summary={k: v for k, v in summary.items() if k != "data_version"},
+            outputs={"lock": summary["lock"], "root_digest": summary["root_digest"]},
+            detail=summary,
+        )
+        print(render_result(result, "json"))
         return 0
     lines = [
         f"{summary['lock']} written: model {lock['artifact']['path']} sha256 {summary['root_digest']} "
@@ -153,25 +161,15 @@ def _read_against(ctx: Context, against: str) -> tuple[dict[str, Any], str]:
     if path.is_file():
         return lockfile.read(path), against
     rel = ctx.rel(ctx.lock_path)
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(ctx.project.root), "show", f"{against}:./{rel}"],
-            capture_output=True,
-            check=False,
-        )
-    except OSError as exc:
+    data = gitinfo.show_file(ctx.project.root, against, rel)
+    if data is None:
+        reason = gitinfo.show_error(ctx.project.root, against, rel)
         raise UserError(
-            f"--against {against}: not a file, and git is not available: {exc}"
-        ) from None
-    if done.returncode != 0:
-        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UserError(
-            f"--against {against}: not a lock file, and git cannot show {against}:{rel}"
-            + (f" ({reason[0]})" if reason else "")
+            f"--against {against}: not a lock file, and git cannot show {against}:{rel} ({reason})"
         )
     label = f"{against}:{rel}"
     try:
-        text = done.stdout.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{label}: malformed lock: not UTF-8 text") from None
     return lockfile.parse(text, label), label
@@ -203,8 +201,15 @@ def run_verify_lock(args: argparse.Namespace) -> int:
         return _run_rebuild(args, ctx, lock, notes)
     findings, summary = verify(ctx, lock)
     findings = notes + findings
-    print(render(findings, args.format, title="samdkit verify-lock", summary=summary))
-    return 1 if any(f.severity == "error" for f in findings) else 0
+    result = GateResult(
+        gate="verify-lock",
+        verdict=verdict_of(findings),
+        findings=findings,
+        summary=summary,
+        outputs={"lock": ctx.rel(ctx.lock_path)},
+    )
+    print(render_result(result, args.format, title="samdkit verify-lock"))
+    return 0 if result.passed else 1
 
 
 def _run_rebuild(
@@ -213,7 +218,7 @@ def _run_rebuild(
     from samdkit.lock import rebuild
 
     verdict, findings, summary = rebuild.rebuild_and_verify(ctx, lock, args.committed or "HEAD")
-    rebuild.write_verdict(ctx.project.path("reports"), verdict, summary, "verify-lock")
+    rebuild.write_verdict(ctx.project, verdict, summary, "verify-lock")
     title = "samdkit verify-lock --rebuild"
     print(rebuild.render(notes + findings, args.format, title, verdict, summary))
     return 1 if verdict == rebuild.FAILED else 0

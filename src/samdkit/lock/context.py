@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from samdkit.core import digests
+from samdkit.core import digests, params
 from samdkit.core.errors import UserError
 from samdkit.core.findings import Finding
-from samdkit.core.project import Project, read_yaml
+from samdkit.core.project import Project
 from samdkit.lock import provenance
 
 ROWS_SHOWN = 10
@@ -29,28 +27,12 @@ class Settings:
 
     @classmethod
     def from_project(cls, project: Project) -> Settings:
-        raw = project.section("lock")
-        settings = cls()
-        for key, value in raw.items():
-            if not hasattr(settings, key):
-                raise UserError(f"pyproject.toml: [tool.samdkit.lock] has an unknown key '{key}'")
-            expected = type(getattr(settings, key))
-            ok = isinstance(value, expected) and not (
-                isinstance(value, bool) and expected is not bool
-            )
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value, ok = float(value), True
-            if not ok:
-                raise UserError(
-                    f"pyproject.toml: [tool.samdkit.lock] {key} must be {expected.__name__}"
-                )
-            setattr(settings, key, value)
+        """[tool.samdkit.lock] over the defaults (keys and types checked by samdkit.core.settings)."""
+        settings = cls(**project.section("lock"))
         if settings.runs < 2:
             raise UserError("pyproject.toml: [tool.samdkit.lock] runs must be at least 2")
-        if not math.isfinite(settings.tolerance) or settings.tolerance < 0:
+        if settings.tolerance < 0:
             raise UserError("pyproject.toml: [tool.samdkit.lock] tolerance must be a number >= 0")
-        if not all(isinstance(name, str) for name in settings.packages):
-            raise UserError("pyproject.toml: [tool.samdkit.lock] packages must be a list of names")
         return settings
 
 
@@ -64,10 +46,8 @@ class Context:
     runs: int
 
     def rel(self, path: Path) -> str:
-        try:
-            return Path(os.path.relpath(path, self.project.root)).as_posix()
-        except ValueError:  # another drive on Windows
-            return str(path)
+        """A path as the findings and the lock name it: relative to the root, else as given."""
+        return self.project.rel(path) or str(path)
 
 
 def require_model(ctx: Context) -> None:
@@ -78,15 +58,8 @@ def require_model(ctx: Context) -> None:
 
 
 def read_params(ctx: Context) -> dict[str, Any]:
-    path = ctx.project.path("params")
-    if not path.is_file():
-        return {}
-    params = read_yaml(path)
-    if params is None:
-        return {}
-    if not isinstance(params, dict):
-        raise UserError(f"{ctx.rel(path)}: must be a mapping")
-    return params
+    """params.yaml as core.params reads it ({} when absent)."""
+    return params.read_params(ctx.project)
 
 
 def id_and_excluded_columns(params: dict[str, Any]) -> tuple[str, list[str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from samdkit.core.findings import Finding, github_annotation
@@ -118,9 +117,17 @@ def _line(change: dict[str, Any]) -> str:
 def render(changes: list[dict[str, Any]], fmt: str, *, base: str, current: str) -> str:
     """Text, JSON or GitHub notices (followed by the text) for a lock diff."""
     changed = model_changed(changes)
+    verdict = "the model changed" if changed else "same model"
     if fmt == "json":
-        payload = {"base": base, "current": current, "model_changed": changed, "changes": changes}
-        return json.dumps(payload, indent=2, sort_keys=True)
+        from samdkit.core.findings import GateResult, render_result
+
+        result = GateResult(
+            gate="verify-lock",
+            verdict=verdict,
+            summary={"differences": len(changes), "model_changed": changed},
+            detail={"base": base, "current": current, "model_changed": changed, "changes": changes},
+        )
+        return render_result(result, "json")
     lines = []
     if fmt == "github":
         for change in changes:
@@ -128,6 +135,5 @@ def render(changes: list[dict[str, Any]], fmt: str, *, base: str, current: str) 
             lines.append(github_annotation(notice))
     lines.append(f"model.lock: {base} -> {current}")
     lines.extend(f"  {c['kind'].upper():<8} {_line(c)}" for c in changes)
-    verdict = "the model changed" if changed else "same model"
     lines.append(f"{len(changes)} difference(s); {verdict}")
     return "\n".join(lines)

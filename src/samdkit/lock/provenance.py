@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from samdkit.core import gitinfo
 from samdkit.core.errors import UserError
+from samdkit.core.params import decision_threshold, threshold_value
 from samdkit.core.project import read_yaml
 
 # Packages whose versions a lock records (plus the model's own requirements.txt).
@@ -49,19 +50,8 @@ def data_version(dvc_lock: Path, stage: str) -> dict[str, Any]:
 
 def git_info(root: Path) -> dict[str, Any]:
     """HEAD commit and whether tracked files differ from it (None when not a git checkout)."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-            )
-        except OSError:
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "--verify", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
+    commit = gitinfo.head_commit(root)
+    return {"commit": commit, "dirty": gitinfo.is_dirty(root) if commit else None}
 
 
 def _requirement_names(model_path: Path) -> list[str]:
@@ -122,30 +112,23 @@ def flatten(value: Any, prefix: str = "", numeric_only: bool = False) -> dict[st
     return out
 
 
-def metrics(evaluation: Path) -> dict[str, Any] | None:
-    """Numeric leaves of the evaluation JSON (outside lists), for the reviewer's diff; None if absent.
-
-    For samdkit/evaluation/v1 that is `overall` (metrics, CIs, 2x2 table, calibration) and `summary`
-    (criteria passed/failed); otherwise a top-level `metrics` table, else the whole document.
-    """
-    doc = read_json(evaluation)
-    if not isinstance(doc, dict):
+def metrics(evaluation: Path, name: str | None = None) -> dict[str, Any] | None:
+    """Numeric leaves (outside lists) of the evaluation's `overall` and `summary`, for the reviewer's
+    diff; None when there is no evaluation. The file is read by the strict evaluation reader."""
+    if not evaluation.is_file():
         return None
-    if isinstance(doc.get("overall"), dict):
-        source = {key: doc[key] for key in ("overall", "summary") if isinstance(doc.get(key), dict)}
-    else:
-        source = doc["metrics"] if isinstance(doc.get("metrics"), dict) else doc
-    flat = flatten(source, numeric_only=True)
+    from samdkit.evaluate import document
+
+    doc = document.read(evaluation, name)
+    flat = flatten({key: doc[key] for key in ("overall", "summary")}, numeric_only=True)
     return dict(sorted(flat.items())[:METRICS_LIMIT])
 
 
-def threshold(params: dict[str, Any], train_run: dict[str, Any] | None) -> float | None:
+def threshold(
+    params: dict[str, Any], train_run: dict[str, Any] | None, train_run_name: str = "train_run.json"
+) -> float | None:
     """The decision threshold in force: params.yaml evaluate.threshold, else the training run's."""
-    value = (params.get("evaluate") or {}).get("threshold") if isinstance(params, dict) else None
+    value = decision_threshold(params)
     if value is None and isinstance(train_run, dict):
-        value = train_run.get("threshold")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UserError(f"the decision threshold must be a number, got {value!r}")
-    return float(value)
+        value = threshold_value(train_run.get("threshold"), f"{train_run_name}: threshold")
+    return value

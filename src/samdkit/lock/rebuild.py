@@ -18,6 +18,7 @@ The verdict is also written to reports/rebuild.json for the report (`describe`).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import shutil
 import subprocess
@@ -30,14 +31,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from samdkit.core import atomic, digests
+from samdkit.core import atomic, digests, gitinfo
 from samdkit.core.errors import UserError
 from samdkit.core.findings import Finding
 
 REPRODUCED = "reproduced"
 EQUIVALENT = "equivalent rebuild"
 FAILED = "FAIL"
-VERDICT_FILE = "rebuild.json"
 VERDICT_FORMAT = "samdkit/rebuild/v1"
 ARTIFACT_CHECKS = frozenset(
     {
@@ -78,37 +78,23 @@ def _dvc_env() -> dict[str, str]:
 
 
 def resolve_commit(root: Path, ref: str) -> str:
-    done = _run(
-        ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root
-    )
-    if done.returncode != 0:
+    commit = gitinfo.resolve_commit(root, ref)
+    if commit is None:
         raise UserError(
-            f"{ref}: not a commit of this repository (the rebuild needs a git checkout)"
+            f"{ref}: not a commit of this repository (the rebuild needs git and a git checkout)"
         )
-    return done.stdout.strip()
-
-
-def commit_time(root: Path, commit: str) -> int:
-    done = _run(["git", "-C", str(root), "log", "-1", "--format=%ct", commit], root)
-    return int(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else 0
+    return commit
 
 
 def export_commit(root: Path, commit: str, target: Path) -> Path:
     """The project's files at `commit` (git archive, so the checkout stays untouched) in target."""
-    prefix = _run(["git", "-C", str(root), "rev-parse", "--show-prefix"], root).stdout.strip()
+    prefix = gitinfo.prefix(root)
     tree = f"{commit}:{prefix}" if prefix else commit
-    try:
-        proc = subprocess.Popen(
-            ["git", "-C", str(root), "archive", "--format=tar", tree],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-    except OSError:
-        raise UserError("git not found on PATH (the rebuild needs git)") from None
-    with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-        archive.extractall(target, filter="data")
-    if proc.wait() != 0:
+    data = gitinfo.archive(root, tree)
+    if data is None:
         raise UserError(f"git archive {commit[:12]} failed: cannot export the commit")
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+        archive.extractall(target, filter="data")
     return target
 
 
@@ -145,9 +131,9 @@ def fetch_data(src: Path, stage: str) -> str:
 
 
 def _stage_commands(src: Path, stage: str) -> tuple[list[str], Path]:
-    from samdkit.core.project import read_yaml
+    from samdkit.core.project import load_project, read_yaml
 
-    dvc_yaml = src / "dvc.yaml"
+    dvc_yaml = load_project(src).path("dvc_yaml")
     spec = read_yaml(dvc_yaml) if dvc_yaml.is_file() else None
     stages = spec.get("stages") if isinstance(spec, dict) else None
     entry = stages.get(stage) if isinstance(stages, dict) else None
@@ -213,7 +199,7 @@ def build_epoch(lock: dict[str, Any], root: Path, commit: str) -> int:
     raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if raw.isdigit():
         return max(int(raw), ZIP_EPOCH)
-    return max(commit_time(root, commit), ZIP_EPOCH)
+    return max(gitinfo.commit_time(root, commit) or 0, ZIP_EPOCH)
 
 
 def classify(findings: list[Finding], commit: str) -> tuple[str, list[Finding]]:
@@ -284,8 +270,22 @@ def rebuild_and_verify(ctx: Any, lock: dict[str, Any], ref: str) -> tuple[str, l
     return verdict, findings, summary
 
 
-def write_verdict(reports: Path, verdict: str, summary: dict[str, Any], mode: str) -> Path:
-    """reports/rebuild.json: what the report states about the release's rebuild."""
+VERDICTS = (REPRODUCED, EQUIVALENT, FAILED)
+MODES = ("verify-lock", "verify")
+_RESULT_FIELDS: dict[str, tuple[type, ...]] = {
+    "format": (str,),
+    "mode": (str,),
+    "verdict": (str,),
+    "commit": (str, type(None)),
+    "lock_root_digest": (str, type(None)),
+    "rebuilt_root_digest": (str, type(None)),
+    "checked_utc": (str,),
+    "seconds": (dict,),
+}
+
+
+def write_verdict(project: Any, verdict: str, summary: dict[str, Any], mode: str) -> Path:
+    """reports/rebuild.json (paths.rebuild): what the report states about the release's rebuild."""
     record = {
         "format": VERDICT_FORMAT,
         "mode": mode,
@@ -296,7 +296,46 @@ def write_verdict(reports: Path, verdict: str, summary: dict[str, Any], mode: st
         "checked_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "seconds": summary.get("seconds", {}),
     }
-    return atomic.write_json(reports / VERDICT_FILE, record)
+    validate_result(record, "rebuild verdict")
+    return atomic.write_json(project.path("rebuild"), record)
+
+
+def validate_result(record: Any, where: str) -> dict[str, Any]:
+    """A parsed rebuild verdict, checked field by field; UserError naming the first wrong field."""
+
+    def bad(what: str) -> UserError:
+        return UserError(f"{where}: not a samdkit rebuild verdict ({VERDICT_FORMAT}): {what}")
+
+    if not isinstance(record, dict):
+        raise bad("not a JSON object")
+    if record.get("format") != VERDICT_FORMAT:
+        raise bad(f"field 'format' is {record.get('format')!r}")
+    for key, kinds in _RESULT_FIELDS.items():
+        if key not in record:
+            raise bad(f"field '{key}' is missing")
+        if not isinstance(record[key], kinds) or isinstance(record[key], bool):
+            raise bad(f"field '{key}' has the wrong type")
+    extra = sorted(set(record) - set(_RESULT_FIELDS))
+    if extra:
+        raise bad(f"unknown field '{extra[0]}'")
+    if record["verdict"] not in VERDICTS:
+        raise bad(f"field 'verdict' must be one of {', '.join(VERDICTS)}")
+    if record["mode"] not in MODES:
+        raise bad(f"field 'mode' must be one of {', '.join(MODES)}")
+    for key, value in record["seconds"].items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad(f"field 'seconds.{key}' must be a number")
+    return record
+
+
+def read_result(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The strict reader of reports/rebuild.json: None when absent, UserError (exit 2) when foreign."""
+    from samdkit.core import bounded
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return validate_result(bounded.read_json(path), str(path))
 
 
 def describe(project: Any, lock: dict[str, Any] | None) -> dict[str, Any]:
@@ -304,15 +343,13 @@ def describe(project: Any, lock: dict[str, Any] | None) -> dict[str, Any]:
 
     A verdict file about another model (its lock root digest differs) counts as not run.
     """
-    from samdkit.lock.provenance import read_json
-
-    record = read_json(project.path("reports") / VERDICT_FILE)
+    record = read_result(project.path("rebuild"))
     artifact = lock.get("artifact") if isinstance(lock, dict) else None
     root = artifact.get("root_digest") if isinstance(artifact, dict) else None
-    if not isinstance(record, dict) or not root or record.get("lock_root_digest") != root:
+    if record is None or not root or record["lock_root_digest"] != root:
         return {"verdict": "not run", "text": "rebuild check not run for this model"}
-    verdict = str(record.get("verdict"))
-    commit = str(record.get("commit") or "")[:12]
+    verdict = record["verdict"]
+    commit = (record["commit"] or "")[:12]
     text = {
         REPRODUCED: f"reproduced: the model rebuilt from commit {commit} is bit-identical",
         EQUIVALENT: f"equivalent rebuild: the model rebuilt from commit {commit} differs in its "
@@ -321,25 +358,25 @@ def describe(project: Any, lock: dict[str, Any] | None) -> dict[str, Any]:
     return {**record, "text": text}
 
 
-def render(findings: list[Finding], fmt: str, title: str, verdict: str, summary: dict) -> str:
-    """findings.render, with the rebuild verdict (reproduced / equivalent rebuild) in place of PASS."""
-    import json
+def render(
+    findings: list[Finding],
+    fmt: str,
+    title: str,
+    verdict: str,
+    summary: dict,
+    gate: str = "verify-lock",
+) -> str:
+    """The gate-result envelope with the rebuild verdict (reproduced / equivalent rebuild / FAIL).
 
-    from samdkit.core.findings import render as render_findings
+    The summary's plain values are the summary (the text verdict line); all of it is the detail.
+    """
+    from samdkit.core.findings import GateResult, render_result
 
-    shown = {k: v for k, v in summary.items() if k != "rebuilt_files"} if fmt != "json" else summary
-    if fmt != "json":
-        shown = {k: v for k, v in shown.items() if not isinstance(v, dict)}
-    out = render_findings(findings, fmt, title=title, summary=shown, verdict=FAILED)
-    if verdict == FAILED:
-        return out
-    if fmt == "json":
-        payload = json.loads(out)
-        payload["verdict"] = verdict
-        return json.dumps(payload, indent=2, sort_keys=True)
-    head, _, last = out.rpartition("\n")
-    last = last.replace(f"{title}: PASS", f"{title}: {verdict}", 1)
-    return f"{head}\n{last}" if head else last
+    shown = {k: v for k, v in summary.items() if not isinstance(v, dict | list)}
+    result = GateResult(
+        gate=gate, verdict=verdict, findings=findings, summary=shown, detail=summary
+    )
+    return render_result(result, fmt, title=title)
 
 
 # --------------------------------------------------------------------------- samdkit verify --rebuild
@@ -388,7 +425,7 @@ def auditor_rebuild(manifest_arg: Path | None) -> tuple[str, list[Finding], dict
     from samdkit.release import manifest as mf
 
     project = load_project(".")
-    path = manifest_arg or project.path("release") / "manifest.json"
+    path = manifest_arg or project.path("manifest")
     path = path if path.is_absolute() else project.root / path
     manifest = mf.load(path)
     commit = manifest.get("commit") or "HEAD"
@@ -427,11 +464,16 @@ def run_verify_rebuild(args: Any, run_verify: Any) -> int:
     verdict, findings, summary = auditor_rebuild(args.manifest)
     title = "samdkit verify --rebuild"
     fmt = args.format
-    out = render(findings, fmt, title, verdict, summary)
+    out = render(findings, fmt, title, verdict, summary, gate="verify")
     if fmt == "json":
-        payload = json.loads(captured.getvalue())
-        payload["rebuild"] = json.loads(out)
-        print(json.dumps(payload, indent=2, sort_keys=True))
+        from samdkit.core.findings import read_result as read_gate_result
+        from samdkit.core.findings import render_result
+
+        result = read_gate_result(captured.getvalue())
+        result.detail["rebuild"] = json.loads(out)
+        if verdict == FAILED:
+            result.verdict = FAILED
+        print(render_result(result, fmt))
     else:
         print(captured.getvalue().rstrip("\n"))
         print(out)

@@ -23,12 +23,12 @@ import io
 import json
 import os
 import re
-import subprocess
 import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from samdkit.core import gitinfo
 from samdkit.core.errors import UserError
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip member can carry
@@ -43,17 +43,8 @@ def source_date_epoch(root: str | Path = ".") -> int:
         if not raw.isdigit():
             raise UserError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {raw!r}")
         return max(int(raw), ZIP_EPOCH)
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "log", "-1", "--format=%ct", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
-        return ZIP_EPOCH
-    out = done.stdout.strip()
-    return max(int(out), ZIP_EPOCH) if done.returncode == 0 and out.isdigit() else ZIP_EPOCH
+    committed = gitinfo.commit_time(root)
+    return max(committed, ZIP_EPOCH) if committed is not None else ZIP_EPOCH
 
 
 def pin_numerics(seed: int | None) -> Any:

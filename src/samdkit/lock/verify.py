@@ -113,7 +113,7 @@ def _provenance_findings(
                 )
             )
     train_run = read_train_run(ctx)
-    threshold = provenance.threshold(params, train_run)
+    threshold = provenance.threshold(params, train_run, ctx.rel(ctx.project.path("train_run")))
     if threshold != lock["threshold"]:
         findings.append(
             Finding(
