@@ -275,12 +275,13 @@ def _frame(sexes: list[str | None]):
 
 
 def _compute(tmp_path: Path, sexes: list[str | None], text: str = REQUIREMENTS) -> dict:
-    from samdkit.evaluate import criteria, evaluation
+    from samdkit.evaluate import criteria
+    from samdkit.evaluate.compute import compute
 
     path = tmp_path / "requirements.yaml"
     path.write_text(text)
     req = criteria.load(path)
-    return evaluation.compute(_frame(sexes), req, 0.5, ["sex"])
+    return compute(_frame(sexes), req, 0.5, ["sex"])
 
 
 def test_unexpected_subgroup_values_are_counted_never_echoed(tmp_path):

@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("lint", "ruff (code + notebooks) and pynblint (notebook practices), one summary"),
     "check-data": ("data.check", "validate datasets against Great Expectations suites"),
     "evaluate": (
-        "evaluate.evaluation",
+        "evaluate.command",
         "metrics with 95% CIs, calibration, subgroups, acceptance criteria",
     ),
     "lock": (

@@ -200,26 +200,8 @@ def _parse_subgroup(path: Path, raw: Any, line: int | None) -> tuple[str | None,
     )
 
 
-def _parse_criterion(path: Path, raw: Any, index: int, seen: set[str]) -> Criterion:
-    crit = _require_map(path, raw, f"requirements[{index}]", None)
-    line = _line(crit)
-    unknown = set(crit) - CRITERION_KEYS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _fail(
-            path,
-            _line(crit, key),
-            f"unknown key '{key}' in a requirement (allowed: {', '.join(sorted(CRITERION_KEYS))})",
-        )
-    for key in ("id", "metric", "comparator", "threshold"):
-        if key not in crit:
-            raise _fail(path, line, f"requirement is missing '{key}'")
-    rid = crit["id"]
-    if not isinstance(rid, str) or not rid.strip():
-        raise _fail(path, _line(crit, "id"), "id must be a non-empty string")
-    if rid in seen:
-        raise _fail(path, _line(crit, "id"), f"duplicate requirement id '{rid}'")
-    seen.add(rid)
+def _parse_test(path: Path, crit: _LineDict, rid: str) -> tuple[str, str, str, float]:
+    """The test of a criterion: metric, statistic (value or a CI bound), comparator, threshold."""
     metric = crit["metric"]
     if metric not in METRICS:
         raise _fail(
@@ -246,6 +228,30 @@ def _parse_criterion(path: Path, raw: Any, index: int, seen: set[str]) -> Criter
     threshold = crit["threshold"]
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise _fail(path, _line(crit, "threshold"), f"{rid}: threshold must be a number")
+    return metric, statistic, comparator, threshold
+
+
+def _parse_criterion(path: Path, raw: Any, index: int, seen: set[str]) -> Criterion:
+    crit = _require_map(path, raw, f"requirements[{index}]", None)
+    line = _line(crit)
+    unknown = set(crit) - CRITERION_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _fail(
+            path,
+            _line(crit, key),
+            f"unknown key '{key}' in a requirement (allowed: {', '.join(sorted(CRITERION_KEYS))})",
+        )
+    for key in ("id", "metric", "comparator", "threshold"):
+        if key not in crit:
+            raise _fail(path, line, f"requirement is missing '{key}'")
+    rid = crit["id"]
+    if not isinstance(rid, str) or not rid.strip():
+        raise _fail(path, _line(crit, "id"), "id must be a non-empty string")
+    if rid in seen:
+        raise _fail(path, _line(crit, "id"), f"duplicate requirement id '{rid}'")
+    seen.add(rid)
+    metric, statistic, comparator, threshold = _parse_test(path, crit, rid)
     column, value = _parse_subgroup(path, crit.get("subgroup"), _line(crit, "subgroup"))
     risks = crit.get("risks") or []
     if isinstance(risks, str):
@@ -386,3 +392,83 @@ def _parse_publication(path: Path, raw: Any) -> int:
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise _fail(path, _line(raw, "min_cell_size"), "min_cell_size must be a positive integer")
     return size
+
+
+def _observed(criterion: Criterion, entry: dict[str, Any]) -> float | None:
+    from samdkit.evaluate.metrics import class_entry, flat
+
+    if criterion.class_name is not None and entry.get("per_class") is not None:
+        entry = class_entry(entry, criterion.class_name) or {}
+    metric = flat(entry).get(criterion.metric) or {}
+    if criterion.statistic == "value":
+        return metric.get("value")
+    ci = metric.get("ci") or {}
+    return ci.get("lower" if criterion.statistic == "ci_lower" else "upper")
+
+
+def evaluate_criteria(
+    req: Requirements,
+    overall: dict[str, Any],
+    subgroups: list[dict[str, Any]],
+    multiclass: bool = False,
+) -> list[dict[str, Any]]:
+    """Each criterion (one row per subgroup level for `column=*`) → PASS/FAIL with the observed value."""
+    rows: list[dict[str, Any]] = []
+    for crit in req.criteria:
+        base = {
+            "id": crit.id,
+            "need": crit.need,
+            "need_text": req.needs.get(crit.need or "", None),
+            "text": crit.text,
+            "metric": crit.metric,
+            "statistic": crit.statistic,
+            "comparator": crit.comparator,
+            "threshold": crit.threshold,
+            "risks": list(crit.risks),
+            "criterion": crit.describe(req.methods.confidence_level),
+            "source": f"{req.path.name}:{crit.line}",
+        }
+        if crit.class_name is not None or multiclass:
+            base["class"] = crit.class_name
+        if crit.subgroup_column is None:
+            targets = [(None, overall)]
+        else:
+            targets = [
+                (g, g)
+                for g in subgroups
+                if g["column"] == crit.subgroup_column
+                and (crit.subgroup_value is None or g["value"] == crit.subgroup_value)
+            ]
+        if not targets:
+            rows.append(
+                {
+                    **base,
+                    "subgroup": f"{crit.subgroup_column}={crit.subgroup_value or '*'}",
+                    "n": 0,
+                    "observed": None,
+                    "result": "FAIL",
+                    "reason": "subgroup has no cases in the test set",
+                }
+            )
+            continue
+        for group, entry in targets:
+            observed = _observed(crit, entry)
+            row = {
+                **base,
+                "subgroup": None if group is None else f"{group['column']}={group['value']}",
+                "n": entry["n"],
+                "observed": observed,
+            }
+            if group is not None and group["below_min_n"]:
+                row.update(
+                    result="FAIL", reason=f"n={entry['n']} below the minimum n={group['min_n']}"
+                )
+            elif observed is None:
+                row.update(result="FAIL", reason="metric undefined for these cases")
+            else:
+                ok = crit.check(observed)
+                row.update(
+                    result="PASS" if ok else "FAIL", reason=None if ok else "criterion not met"
+                )
+            rows.append(row)
+    return rows

@@ -121,18 +121,23 @@ def load(path: Path, rel: str) -> dict[str, Any] | None:
     }
 
 
-def judge(plan: dict[str, Any], evaluation: dict[str, Any] | None) -> dict[str, Any]:
-    """The plan as the report shows it: each acceptance criterion judged on this model's evaluation."""
-    from samdkit.evaluate.criteria import Requirements
-    from samdkit.evaluate.evaluation import evaluate_criteria
+def judge(
+    plan: dict[str, Any], evaluation: dict[str, Any] | None, where: str = "reports/evaluation.json"
+) -> dict[str, Any]:
+    """The plan as the report shows it: each acceptance criterion judged on this model's evaluation.
+
+    The evaluation goes through its strict reader's validation (samdkit.evaluate.document) first: a
+    hand-edited file is one line naming the field, never a criterion judged on a guessed value.
+    """
+    from samdkit.evaluate import document
+    from samdkit.evaluate.criteria import Requirements, evaluate_criteria
 
     view = {k: v for k, v in plan.items() if not k.startswith("_")}
     if not evaluation:
         return {**view, "criteria": [], "verdict": "NOT JUDGED (no evaluation)"}
+    evaluation = document.validate(evaluation, where)
     req = Requirements(path=Path(plan["path"]), criteria=list(plan["_criteria"]))
-    rows = evaluate_criteria(
-        req, evaluation.get("overall") or {}, evaluation.get("subgroups") or []
-    )
+    rows = evaluate_criteria(req, evaluation["overall"], evaluation["subgroups"])
     verdict = "PASS" if rows and all(r["result"] == "PASS" for r in rows) else "FAIL"
     return {**view, "criteria": rows, "verdict": verdict}
 
