@@ -75,9 +75,7 @@ def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     parser = argparse.ArgumentParser(prog=f"samdkit {name}", description=text)
     adder = getattr(module, f"add_{name.replace('-', '_')}_arguments", None) or module.add_arguments
     adder(parser)
-    if (
-        name == "verify"
-    ):  # the auditor's rebuild (samdkit.lock.rebuild) rides on verify's own checks
+    if name == "verify":  # the auditor's rebuild (samdkit.lock.rebuild) rides on verify's checks
         from samdkit.lock.rebuild import add_verify_flag
 
         add_verify_flag(parser)

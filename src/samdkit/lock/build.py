@@ -23,6 +23,23 @@ from samdkit.lock.context import (
 from samdkit.lock.reproducible import recorded_epoch
 
 
+def _finite_findings(ctx: Context, fp: Any) -> list[Finding]:
+    """A model that outputs NaN or infinity cannot be locked: its outputs cannot be compared."""
+    import numpy as np
+
+    output = fp.outputs[0]
+    if np.isfinite(output).all():
+        return []
+    bad = [int(i) for i in np.flatnonzero(~np.isfinite(output.reshape(len(output), -1)).all(1))]
+    return [
+        Finding(
+            "determinism-output",
+            f"the model outputs NaN or infinity on rows: {show_rows(fp.row_ids, bad)}",
+            file=ctx.rel(ctx.golden_path),
+        )
+    ]
+
+
 def build_lock(ctx: Context) -> tuple[dict[str, Any] | None, list[Finding], Any]:
     """Compute the lock; (None, findings, train_run) when the model is not deterministic."""
     from samdkit.lock.fingerprint import fingerprint, load_model
@@ -36,22 +53,15 @@ def build_lock(ctx: Context) -> tuple[dict[str, Any] | None, list[Finding], Any]
     params = read_params(ctx)
     train_run = read_train_run(ctx)
     data = provenance.data_version(ctx.project.path("dvc_lock"), ctx.settings.data_stage)
+    # every input is read (and refused if foreign) before the model runs
+    threshold = provenance.threshold(params, train_run, ctx.rel(ctx.project.path("train_run")))
+    evaluation = ctx.project.path("evaluation")
+    metrics = provenance.metrics(evaluation, ctx.rel(evaluation))
     id_column, exclude = id_and_excluded_columns(params)
     model = load_model(ctx.model_path, ctx.rel(ctx.model_path))
     fp = fingerprint(model, ctx.golden_path, ctx.runs, id_column, exclude)
-    findings = repeat_findings(ctx, fp)
+    findings = repeat_findings(ctx, fp) + _finite_findings(ctx, fp)
     output = fp.outputs[0]
-    import numpy as np
-
-    if not np.isfinite(output).all():
-        bad = [int(i) for i in np.flatnonzero(~np.isfinite(output.reshape(len(output), -1)).all(1))]
-        findings.append(
-            Finding(
-                "determinism-output",
-                f"the model outputs NaN or infinity on rows: {show_rows(fp.row_ids, bad)}",
-                file=ctx.rel(ctx.golden_path),
-            )
-        )
     if findings:
         return None, findings, train_run
     golden_sha, golden_size = digests.file_sha256(ctx.golden_path)
@@ -88,13 +98,9 @@ def build_lock(ctx: Context) -> tuple[dict[str, Any] | None, list[Finding], Any]
             "predictions": output.tolist(),
         },
         "data": data,
-        "threshold": provenance.threshold(
-            params, train_run, ctx.rel(ctx.project.path("train_run"))
-        ),
+        "threshold": threshold,
         "params": params,
-        "metrics": provenance.metrics(
-            ctx.project.path("evaluation"), ctx.rel(ctx.project.path("evaluation"))
-        ),
+        "metrics": metrics,
         "git": provenance.git_info(ctx.project.root),
         "environment": provenance.environment(ctx.model_path, ctx.settings.packages),
         "mlflow": {

@@ -427,7 +427,7 @@ def auditor_rebuild(manifest_arg: Path | None) -> tuple[str, list[Finding], dict
     project = load_project(".")
     path = manifest_arg or project.path("manifest")
     path = path if path.is_absolute() else project.root / path
-    manifest = mf.load(path)
+    manifest = mf.read(path)
     commit = manifest.get("commit") or "HEAD"
     settings = Settings.from_project(project)
     ctx = Context(

@@ -147,21 +147,10 @@ def _provenance_findings(
     return findings
 
 
-def _prediction_findings(
-    ctx: Context, lock: dict[str, Any], params: dict[str, Any]
-) -> tuple[list[Finding], dict[str, Any]]:
-    from samdkit.lock.fingerprint import (
-        array_sha256,
-        as_float64,
-        differing_rows,
-        fingerprint,
-        load_model,
-        max_abs_diff,
-    )
+def _stored_predictions(ctx: Context, det: dict[str, Any]) -> tuple[Any, list[Finding]]:
+    """The lock's stored predictions as an array, and whether they still match its own digest."""
+    from samdkit.lock.fingerprint import array_sha256, as_float64
 
-    det = lock["determinism"]
-    golden = ctx.rel(ctx.golden_path)
-    findings: list[Finding] = []
     try:
         stored = as_float64(det["predictions"])
     except UserError:
@@ -169,15 +158,59 @@ def _prediction_findings(
         raise UserError(
             f"{where}: malformed lock: determinism.predictions is not numeric"
         ) from None
-    if array_sha256(stored) != det["output_sha256"] or list(stored.shape) != det["output_shape"]:
-        findings.append(
-            Finding(
-                "lock-integrity",
-                f"stored predictions do not match determinism.output_sha256 {det['output_sha256']}: "
-                "model.lock was edited by hand",
-                file=ctx.rel(ctx.lock_path),
-            )
+    if array_sha256(stored) == det["output_sha256"] and list(stored.shape) == det["output_shape"]:
+        return stored, []
+    edited = Finding(
+        "lock-integrity",
+        f"stored predictions do not match determinism.output_sha256 {det['output_sha256']}: "
+        "model.lock was edited by hand",
+        file=ctx.rel(ctx.lock_path),
+    )
+    return stored, [edited]
+
+
+def _compare_outputs(ctx: Context, det: dict[str, Any], fp: Any, stored: Any) -> list[Finding]:
+    """The recomputed golden-set predictions against the stored ones: beyond tolerance is an
+    error naming the rows, within tolerance but not bit-identical a warning."""
+    from samdkit.lock.fingerprint import differing_rows, max_abs_diff
+
+    golden, output, actual = ctx.rel(ctx.golden_path), fp.outputs[0], fp.digests[0]
+    if output.shape != stored.shape:
+        shapes = {"expected": list(stored.shape), "actual": list(output.shape)}
+        message = (
+            f"predictions have shape {shapes['actual']}, model.lock stored {shapes['expected']}"
         )
+        return [Finding("determinism-stored", message, file=golden, detail=shapes)]
+    tolerance = float(det["tolerance"])
+    largest = max_abs_diff(output, stored)
+    rows = differing_rows(output, stored, tolerance)
+    expected = det["output_sha256"]
+    if rows:
+        message = (
+            f"predictions differ from model.lock beyond tolerance {tolerance:g} on {len(rows)} "
+            f"row(s): {show_rows(fp.row_ids, rows)} (max abs diff {largest:.3g}; expected output "
+            f"sha256 {expected}, actual {actual})"
+        )
+        detail = {"expected": expected, "actual": actual, "max_abs_diff": largest}
+        detail["rows"] = [fp.row_ids[i] for i in rows]
+        return [Finding("determinism-stored", message, file=golden, detail=detail)]
+    if actual == expected:
+        return []
+    message = (
+        f"predictions are not bit-identical to model.lock but within tolerance {tolerance:g} "
+        f"(max abs diff {largest:.3g}; another machine or library build?)"
+    )
+    detail = {"expected": expected, "actual": actual}
+    return [Finding("determinism-stored", message, file=golden, severity="warning", detail=detail)]
+
+
+def _prediction_findings(
+    ctx: Context, lock: dict[str, Any], params: dict[str, Any]
+) -> tuple[list[Finding], dict[str, Any]]:
+    from samdkit.lock.fingerprint import fingerprint, load_model, max_abs_diff
+
+    det = lock["determinism"]
+    stored, findings = _stored_predictions(ctx, det)
     id_column, exclude = id_and_excluded_columns(params)
     try:
         model = load_model(ctx.model_path, ctx.rel(ctx.model_path))
@@ -188,49 +221,11 @@ def _prediction_findings(
         findings.append(Finding("model-load", str(exc), file=ctx.rel(ctx.model_path)))
         return findings, {}
     findings += repeat_findings(ctx, fp)
-    output = fp.outputs[0]
     summary: dict[str, Any] = {"output_sha256": fp.digests[0], "runs": ctx.runs}
-    if output.shape != stored.shape:
-        findings.append(
-            Finding(
-                "determinism-stored",
-                f"predictions have shape {list(output.shape)}, model.lock stored {list(stored.shape)}",
-                file=golden,
-                detail={"expected": list(stored.shape), "actual": list(output.shape)},
-            )
-        )
-        return findings, summary
-    tolerance = float(det["tolerance"])
-    largest = max_abs_diff(output, stored)
-    summary.update(max_abs_diff=largest, tolerance=tolerance)
-    rows = differing_rows(output, stored, tolerance)
-    if rows:
-        findings.append(
-            Finding(
-                "determinism-stored",
-                f"predictions differ from model.lock beyond tolerance {tolerance:g} on {len(rows)} "
-                f"row(s): {show_rows(fp.row_ids, rows)} (max abs diff {largest:.3g}; expected output "
-                f"sha256 {det['output_sha256']}, actual {fp.digests[0]})",
-                file=golden,
-                detail={
-                    "expected": det["output_sha256"],
-                    "actual": fp.digests[0],
-                    "rows": [fp.row_ids[i] for i in rows],
-                    "max_abs_diff": largest,
-                },
-            )
-        )
-    elif fp.digests[0] != det["output_sha256"]:
-        findings.append(
-            Finding(
-                "determinism-stored",
-                f"predictions are not bit-identical to model.lock but within tolerance {tolerance:g} "
-                f"(max abs diff {largest:.3g}; another machine or library build?)",
-                file=golden,
-                severity="warning",
-                detail={"expected": det["output_sha256"], "actual": fp.digests[0]},
-            )
-        )
+    if fp.outputs[0].shape == stored.shape:
+        largest = max_abs_diff(fp.outputs[0], stored)
+        summary.update(max_abs_diff=largest, tolerance=float(det["tolerance"]))
+    findings += _compare_outputs(ctx, det, fp, stored)
     return findings, summary
 
 

@@ -43,10 +43,8 @@ def _with_ci(ctx: dict[str, Any]) -> bool:
 
 
 def _confusion(ctx: dict[str, Any]) -> bool:
-    overall = _overall(ctx)
-    table = overall.get("confusion_matrix") or (overall.get("metrics") or {}).get(
-        "confusion_matrix"
-    )
+    # overall.confusion_matrix, as samdkit.evaluate.document validates it (no other place is read)
+    table = _overall(ctx).get("confusion_matrix")
     # binary: the 2x2 table; multiclass (evaluation v2): the KxK matrix of the predicted class
     return isinstance(table, dict) and (
         {"tp", "fp", "fn", "tn"} <= set(table) or {"labels", "matrix"} <= set(table)
