@@ -283,22 +283,15 @@ def test_require_refuses_samdkit_not_built_by_setup_at_the_same_ref(tmp_path, ca
 
 # --------------------------------------------------------------------------- samdkit comment
 
-EVALUATION = {
-    "schema": "samdkit/evaluation/v1",
-    "verdict": "PASS",
-    "headline_metrics": ["sensitivity", "auroc"],
-    "overall": {"sensitivity": {"value": 0.95}, "auroc": {"value": 0.99}},
-    "criteria": [
-        {
-            "id": "AC-1",
-            "criterion": "sensitivity >= 0.9",
-            "subgroup": None,
-            "observed": 0.95,
-            "result": "PASS",
-        }
-    ],
-    "summary": {"criteria": 1, "passed": 1, "failed": 0},
-}
+EVALUATION_FILE = REPO / "tests/data/evaluation/v1-binary.json"  # a valid samdkit/evaluation/v1
+
+
+def evaluation(**metrics: float) -> dict:
+    """The reference evaluation with some overall metric values changed (still a valid document)."""
+    doc = json.loads(EVALUATION_FILE.read_text())
+    for name, value in metrics.items():
+        doc["overall"]["metrics"][name]["value"] = value
+    return doc
 
 
 def comment(
@@ -320,8 +313,8 @@ def comment(
 def comment_project(tmp_path) -> Path:
     project = tmp_path / "p"
     (project / "reports").mkdir(parents=True)
-    (project / "reports" / "evaluation.json").write_text(json.dumps(EVALUATION))
-    base = dict(EVALUATION, overall={"sensitivity": {"value": 0.9}, "auroc": {"value": 0.995}})
+    (project / "reports" / "evaluation.json").write_text(json.dumps(evaluation()))
+    base = evaluation(sensitivity=0.9, auroc=0.995)
     (tmp_path / "base.json").write_text(json.dumps(base))
     # a real `samdkit check-data` result with one failed expectation (tests/data/report)
     shutil.copy(
@@ -339,25 +332,65 @@ def test_comment_markdown_has_gates_criteria_and_deltas(comment_project):
         "lint=success",
         "--gate",
         "tests=skipped",
+        "--format",
+        "json",
     )
     assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert (printed["gate"], printed["verdict"]) == ("comment", "FAIL")
+    assert printed["outputs"]["comment"].endswith("pr-comment.md")
     text = (comment_project / "reports" / "pr-comment.md").read_text()
     assert "| lint | ✅ pass |" in text and "| tests | ⏭️ not run |" in text
     assert "| data check | ❌ fail | passed: 204, total: 205 |" in text
     assert "a gate failed" in text
-    assert "| AC-1 | sensitivity >= 0.9 | all | 0.950 | ✅ pass |" in text
-    assert "| sensitivity | 0.900 | 0.950 | +0.050 |" in text
-    assert "| auroc | 0.995 | 0.990 | -0.005 |" in text
+    row = "| REQ-PERF-001 | lower 95% CI bound of sensitivity >= 0.8 | all | 0.850 | ✅ pass |"
+    assert row in text
+    assert "6 of 6 criteria passed." in text
+    assert "| sensitivity | 0.900 | 0.938 | +0.037 |" in text
+    assert "| auroc | 0.995 | 0.998 | +0.003 |" in text
 
 
-def test_comment_survives_missing_and_malformed_inputs(tmp_path):
+def test_comment_explains_missing_inputs(tmp_path):
     (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / "evaluation.json").write_text("{not json")
     done = comment(tmp_path, "--base", "no-such-ref")
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "reports" / "pr-comment.md").read_text()
-    assert "unreadable" in text and "No gate results" in text
+    assert "_No evaluation: `evaluation.json` not found._" in text and "No gate results" in text
     assert comment(tmp_path, "--gate", "nonsense").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("rel", "content", "named"),
+    [
+        ("reports/evaluation.json", "{not json", "reports/evaluation.json: unreadable JSON"),
+        ("reports/evaluation.json", "drop:overall", "'overall'"),
+        ("reports/evaluation.json", "edit:verdict=FAIL", "'verdict'"),
+        ("reports/data-check.json", '{"success": true}', "'schema'"),
+        ("reports/lint.json", '{"title": "samdkit lint", "verdict": "PASS"}', "field 'schema'"),
+        ("reports/gates/tests.json", '{"schema": "samdkit/gate-result/v1"}', "field 'gate'"),
+        ("../base.json", "drop:criteria", "'criteria'"),
+    ],
+)
+def test_comment_refuses_a_foreign_or_hand_edited_file_naming_the_field(
+    comment_project, rel, content, named
+):
+    """Strict readers: exit 2 with one line naming the field, never a guessed table (nor exit 3)."""
+    path = comment_project / rel
+    if content.startswith("drop:"):
+        doc = json.loads(path.read_text())
+        del doc[content[5:]]
+        content = json.dumps(doc)
+    elif content.startswith("edit:"):
+        key, _, value = content[5:].partition("=")
+        doc = json.loads(path.read_text())
+        doc[key] = value
+        content = json.dumps(doc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    done = comment(comment_project, "--base", "../base.json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert named in done.stderr and done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
 
 
 def recorder(tmp_path: Path, *names: str) -> tuple[Path, Path]:

@@ -47,7 +47,8 @@ from typing import Any
 
 from samdkit.core import atomic
 from samdkit.core.errors import UserError
-from samdkit.core.findings import FORMATS, Finding, render
+from samdkit.core.findings import Finding, GateResult, Severity, render_result, verdict_of
+from samdkit.core.options import add_format_option
 from samdkit.core.project import load_project
 
 DEFAULT_PYNBLINT_COMMAND = ["uvx", "--from", "pynblint==0.1.6", "--with", "click<8.2", "pynblint"]
@@ -70,8 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         help="files or folders to lint (default: [tool.samdkit.lint] paths, '.')",
     )
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
-    parser.add_argument("--output", help="also write the JSON result to this file")
+    add_format_option(parser)
+    parser.add_argument("--output", help="also write the gate-result JSON to this file")
     parser.add_argument("--root", default=".", help="project root (default: current folder)")
 
 
@@ -302,7 +303,7 @@ def lint(root: Path, paths: list[str] | None = None) -> tuple[list[Finding], dic
     findings += run_pynblint(python, root, settings["pynblint_command"], ignore)
     if OUTPUTS_RULE not in ignore:
         findings += check_outputs_stripped(notebooks, root)
-    errors = [f for f in findings if f.severity == "error"]
+    errors = [f for f in findings if f.severity == Severity.ERROR]
     findings += skipped_findings(skipped, root)
     summary = {
         "notebooks": len(python),
@@ -320,9 +321,14 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UserError(f"{root}: no such folder")
     findings, summary = lint(root, args.paths)
+    result = GateResult(
+        gate="lint",
+        verdict=verdict_of(findings),
+        findings=findings,
+        summary=summary,
+        outputs={"findings": str(len(findings))},
+    )
     if args.output:
-        atomic.write_text(
-            args.output, render(findings, "json", title="samdkit lint", summary=summary) + "\n"
-        )
-    print(render(findings, args.format, title="samdkit lint", summary=summary))
-    return 1 if any(f.severity == "error" for f in findings) else 0
+        atomic.write_text(args.output, render_result(result, "json") + "\n")
+    print(render_result(result, args.format))
+    return 0 if result.passed else 1

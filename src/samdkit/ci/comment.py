@@ -3,32 +3,37 @@
 The markdown holds the gates' verdicts (from `--gate NAME=OUTCOME` given by the CI and the gate result files
 in reports/), the acceptance criteria of reports/evaluation.json, headline-metric deltas against the base
 branch's committed evaluation (`--base <git ref or file>`), and the model.lock change when the model
-changed. Every input is read defensively: a missing or malformed file becomes a line in the comment,
-never a failure, so the comment also explains a red pipeline.
+changed. Every input is read through its strict reader (gate results: `samdkit.core.findings`; the
+evaluation: `samdkit.evaluate.document`; the data-check result: `samdkit.data.result`; model.lock:
+`samdkit.lock.schema`): a missing file becomes a line in the comment, so the comment also explains a red
+pipeline, but a foreign or hand-edited file is exit 2 naming the field, never a table built from a guess.
+The evaluation or lock committed on the base ref is history: when this samdkit cannot read it, a line says so.
 
 Posting is thin: `--post cml` runs `npx -y @dvcorg/cml@0.20.6 comment update --publish=false --target=pr FILE`
 (a `cml` on PATH is used as it is); `--post gh` runs `gh pr comment [N] --edit-last --create-if-none
 --body-file FILE`; `--post gitlab` POSTs the file to the merge request's notes API with curl (token read
 from stdin, never on the command line). Exit 0 unless the inputs are unusable (2) or posting fails (1).
+`--format json` prints the gate-result envelope (gate `comment`; outputs: verdict, comment).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from samdkit import __version__
-from samdkit.core import atomic, bounded
+from samdkit.core import atomic
 from samdkit.core.errors import UserError
 from samdkit.core.escape import md_cell, md_code, md_fence, md_inline
+from samdkit.core.findings import GateResult, read_result, render_result
+from samdkit.core.options import add_format_option
 from samdkit.core.project import load_project
-from samdkit.evaluate.evaluation import SCHEMAS
 
 CML_VERSION = "0.20.6"
 MARKER = "<!-- samdkit:pr-comment -->"
@@ -64,83 +69,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--post-only", action="store_true", help="post --output as it is; do not rebuild it"
     )
     parser.add_argument("--pr", help="pull/merge request number (default: from the CI environment)")
-    parser.add_argument("--format", choices=("text", "json", "github"), default="text")
+    add_format_option(parser)
 
 
-# --------------------------------------------------------------------------- reading, defensively
+# --------------------------------------------------------------------------- reading, strictly
 
 
-def _read_json(path: Path) -> tuple[Any, str | None]:
-    """(data, None) or (None, a Markdown line fragment saying why not); size-bounded like every input."""
+def _evidence(path: Path, read: Callable[[Path], Any]) -> tuple[Any, str | None]:
+    """(document, None) through its strict reader, or (None, why) when the file is absent.
+
+    A present but foreign or hand-edited file is not explained away: the reader's UserError (exit 2,
+    naming the field) stops the comment, so a reviewer never reads a table built from a guess.
+    """
     if not path.is_file():
         return None, f"{md_code(path.name)} not found"
-    try:
-        return bounded.read_json(path), None
-    except UserError as exc:
-        reason = "too large" if "refused" in str(exc) else "unreadable"
-        return None, f"{md_code(path.name)} {reason}"
-
-
-def _git_show(root: Path, ref: str, rel: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "show", f"{ref}:./{rel}"], capture_output=True, check=False
-        )
-    except OSError:
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.decode("utf-8", "replace")
+    return read(path), None
 
 
 def _base_evaluation(root: Path, base: str | None, rel: str) -> tuple[Any, str]:
-    """(base evaluation or None, a label saying where it came from or why it is missing)."""
+    """(base evaluation or None, a label saying where it came from or why it is missing).
+
+    A file given as --base is read strictly (exit 2 on a defect); the evaluation committed on a base ref
+    is history written by another samdkit: when this one cannot read it, the comment says why in a line.
+    """
+    from samdkit.core import bounded, gitinfo
+    from samdkit.evaluate import document
+
     if not base:
         return None, "no base given"
-    path = Path(base)
-    if path.is_file():
-        data, problem = _read_json(path)
-        return data, problem or md_code(base)
-    text = _git_show(root, base, rel)
-    if text is None:
+    if Path(base).is_file():
+        return document.read(base), md_code(base)
+    data = gitinfo.show_file(root, base, rel)
+    if data is None:
         return None, f"{md_code(base)} has no committed {md_code(rel)}"
+    where = f"{base}:{rel}"
     try:
-        return bounded.json_text(text, f"{base}:{rel}"), md_code(f"{base}:{rel}")
-    except UserError:
-        return None, f"{md_code(f'{base}:{rel}')} is not valid JSON"
+        return document.validate(bounded.json_text(data, where), where), md_code(where)
+    except UserError as exc:
+        return None, f"{md_code(where)} is not readable by this samdkit ({md_inline(str(exc))})"
 
 
-def _dig(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def _class_entry(evaluation: Any, cls: str) -> Any:
-    """The one-vs-rest entry of a class in a multiclass evaluation (None when absent)."""
-    items = _dig(evaluation, "overall", "per_class")
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and item.get("class") == cls:
-            return item
-    return None
-
-
-def _metric_value(evaluation: Any, name: str, cls: str | None = None) -> float | None:
-    if cls is not None:
-        entry = _dig(_class_entry(evaluation, cls), "metrics", name)
-        value = entry.get("value") if isinstance(entry, dict) else None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return float(value)
-    entry = _dig(evaluation, "overall", name)
-    if entry is None:
-        entry = _dig(evaluation, "overall", "metrics", name)
-    value = entry.get("value") if isinstance(entry, dict) else entry
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _entry(evaluation: dict[str, Any] | None, cls: str | None) -> dict[str, Any] | None:
+    """The overall entry, or a class's one-vs-rest entry of a multiclass evaluation."""
+    if evaluation is None:
         return None
-    return float(value)
+    overall = evaluation["overall"]
+    if cls is None:
+        return overall
+    return next((e for e in overall.get("per_class", []) if e["class"] == cls), None)
+
+
+def _metric_value(
+    evaluation: dict[str, Any] | None, name: str, cls: str | None = None
+) -> float | None:
+    entry = _entry(evaluation, cls)
+    metric = entry["metrics"].get(name) if entry is not None else None
+    value = metric["value"] if metric is not None else None
+    return None if value is None else float(value)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -172,66 +157,74 @@ def _outcome(value: str) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _legacy_results(project) -> dict[str, tuple[str, str]]:
-    """Verdicts of the gates' own result files (lint, check-data, verify-lock JSON) in reports/."""
-    files = {
-        "lint": project.root / "reports" / "lint.json",
-        "data check": project.path("data_check"),
-        "verify-lock": project.root / "reports" / "verify-lock.json",
-    }
+def _counts(summary: dict[str, Any]) -> str:
+    shown = sorted((k, v) for k, v in summary.items() if isinstance(v, int | float | str))
+    return ", ".join(f"{k}: {v}" for k, v in shown)[:200]
+
+
+def _result_files(project) -> dict[str, tuple[str, str]]:
+    """Verdicts of the gates' own result files in reports/, each through its strict reader."""
+    from samdkit.data import result as data_result
+
     rows = {}
-    for name, path in files.items():
-        data, _ = _read_json(path)
-        if not isinstance(data, dict):
-            continue
-        verdict = str(data.get("verdict") or "").upper()
-        summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
-        if not verdict and isinstance(data.get("success"), bool):  # check-data's own schema
-            verdict = "PASS" if data["success"] else "FAIL"
-            summary = {k: data[k] for k in ("passed", "total") if k in data}
-        detail = ", ".join(
-            f"{k}: {v}" for k, v in sorted(summary.items()) if isinstance(v, int | float | str)
-        )
-        rows[name] = (verdict, detail[:200])
+    for name, rel in (("lint", "reports/lint.json"), ("verify-lock", "reports/verify-lock.json")):
+        found, _ = _evidence(project.root / rel, read_result)
+        if found is not None:
+            rows[name] = (found.verdict, _counts(found.summary))
+    data, _ = _evidence(project.path("data_check"), data_result.read)
+    if data is not None:
+        counts = {k: data[k] for k in ("passed", "total")}
+        rows["data check"] = ("PASS" if data["success"] else "FAIL", _counts(counts))
     return rows
 
 
-def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str, str]]]:
-    """The gates table and each gate's (name, verdict); the commands that fix a red gate follow it.
-
-    Sources, best first: reports/gates/*.json (`samdkit gate`, `samdkit pipeline-status --output`: verdict,
-    reason, fix), the CI's `--gate NAME=OUTCOME`, then the gates' own result files.
-    """
-    from samdkit.ci import outputs as ci_outputs
-
-    rows: dict[str, tuple[str, str]] = {}
-    fixes: dict[str, list[str]] = {}
-    outcomes: dict[str, str] = {}
-    for item in args.gate:
+def _ci_outcomes(items: list[str]) -> dict[str, str]:
+    outcomes = {}
+    for item in items:
         name, sep, outcome = item.partition("=")
         if not sep or not name.strip():
             raise UserError(f"--gate {item!r}: expected NAME=OUTCOME")
         outcomes[name.strip()] = _outcome(outcome)
-    recorded = {str(r.get("gate")): r for r in ci_outputs.read_gates(project.root)}
-    legacy = _legacy_results(project)
+    return outcomes
+
+
+def _gate_rows(
+    args: argparse.Namespace, project
+) -> tuple[dict[str, tuple[str, str]], dict[str, list[str]]]:
+    """Each gate's (verdict, detail) and the commands that fix each red one.
+
+    Sources, best first: reports/gates/*.json (`samdkit gate`, `samdkit pipeline-status --output`), the CI's
+    `--gate NAME=OUTCOME`, then the gates' own result files.
+    """
+    from samdkit.ci import outputs as ci_outputs
+
+    outcomes = _ci_outcomes(args.gate)
+    recorded = {r.gate: r for r in ci_outputs.read_gates(project.root)}
+    files = _result_files(project)
+    rows: dict[str, tuple[str, str]] = {}
+    fixes: dict[str, list[str]] = {}
     for name in [*outcomes, *(n for n in recorded if n not in outcomes)]:
         result = recorded.get(name)
         if result is not None:
-            verdict = str(result.get("verdict") or "ERROR").upper()
-            rows[name] = (verdict, str(result.get("reason") or ""))
-            fix = result.get("fix")
-            if verdict != "PASS" and isinstance(fix, list):
-                fixes[name] = [str(c) for c in fix]
+            rows[name] = (result.verdict.upper(), ci_outputs.reason_of(result))
+            if not result.passed and ci_outputs.fix_of(result):
+                fixes[name] = ci_outputs.fix_of(result)
             continue
-        verdict, detail = outcomes[name], legacy.get(name, ("", ""))[1]
+        verdict, detail = outcomes[name], files.get(name, ("", ""))[1]
         if verdict == "NOT RUN":
             detail = "not run: an earlier step failed or the job was cancelled"
         elif not detail and verdict != "PASS":
             detail = "no result recorded: see the step's log"
         rows[name] = (verdict, detail)
-    for name, (verdict, detail) in legacy.items():
+    for name, (verdict, detail) in files.items():
         if name not in rows and verdict in ("PASS", "FAIL"):
             rows[name] = (verdict, detail)
+    return rows, fixes
+
+
+def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str, str]]]:
+    """The gates table and each gate's (name, verdict); the commands that fix a red gate follow it."""
+    rows, fixes = _gate_rows(args, project)
     if not rows:
         return ["_No gate results were given._"], []
     lines = ["| gate | verdict | detail |", "|---|---|---|"]
@@ -239,150 +232,118 @@ def _gates(args: argparse.Namespace, project) -> tuple[list[str], list[tuple[str
     if fixes:
         lines += ["", "#### What to do", ""]
         for name, commands in fixes.items():
-            if commands:
-                lines += [f"**{md_inline(name)}**: run", "", md_fence(commands, "sh"), ""]
+            lines += [f"**{md_inline(name)}**: run", "", md_fence(commands, "sh"), ""]
     return lines, [(n, v) for n, (v, _) in rows.items()]
 
 
 def _suppressed(evaluation: dict[str, Any]) -> tuple[set[str], int]:
     """Subgroups a published comment must not describe (small cells, flagged by samdkit evaluate)."""
-    size = _dig(evaluation, "publication", "min_cell_size")
-    size = size if isinstance(size, int) and not isinstance(size, bool) else 11
-    hidden = set()
-    for g in evaluation.get("subgroups") or []:
-        if not isinstance(g, dict):
-            continue
-        n = g.get("n") if isinstance(g.get("n"), int) else 0
-        if g.get("suppressed", n < size):
-            hidden.add(f"{g.get('column')}={g.get('value')}")
+    size = evaluation["publication"]["min_cell_size"]
+    hidden = {f"{g['column']}={g['value']}" for g in evaluation["subgroups"] if g["suppressed"]}
     return hidden, size
 
 
-def _criteria(evaluation: Any, problem: str | None) -> list[str]:
+def _criteria(evaluation: dict[str, Any] | None, problem: str | None) -> list[str]:
     if evaluation is None:
         return [f"_No evaluation: {problem}._"]
-    rows = evaluation.get("criteria") if isinstance(evaluation, dict) else None
-    if not isinstance(rows, list) or not rows:
+    rows = evaluation["criteria"]
+    if not rows:
         return ["_The evaluation lists no acceptance criteria._"]
     lines = ["| id | criterion | subgroup | observed | result |", "|---|---|---|---|---|"]
     hidden, size = _suppressed(evaluation)
     for row in rows:
-        if not isinstance(row, dict):
-            continue
-        result = str(row.get("result", "?")).upper()
-        text = row.get("criterion") or row.get("text")
-        observed = _fmt(row.get("observed"))
-        if row.get("subgroup") in hidden:  # one patient's label must not be read off the comment
+        observed = _fmt(row["observed"])
+        if row["subgroup"] in hidden:  # one patient's label must not be read off the comment
             observed = md_cell(f"suppressed (n < {size})")
         lines.append(
-            f"| {md_cell(row.get('id', '?'))} | {md_cell(text)} | "
-            f"{md_cell(row.get('subgroup') or 'all')} | {observed} | "
-            f"{md_cell(_icon(result))} |"
+            f"| {md_cell(row['id'])} | {md_cell(row['criterion'])} | "
+            f"{md_cell(row['subgroup'] or 'all')} | {observed} | {md_cell(_icon(row['result']))} |"
         )
-    summary = evaluation.get("summary") if isinstance(evaluation.get("summary"), dict) else {}
-    if summary:
-        lines.append("")
-        lines.append(
-            md_inline(
-                f"{summary.get('passed', '?')} of {summary.get('criteria', '?')} criteria passed."
-            )
-        )
+    summary = evaluation["summary"]
+    lines += ["", md_inline(f"{summary['passed']} of {summary['criteria']} criteria passed.")]
     return lines
 
 
-def _deltas(evaluation: Any, base: Any, label: str) -> list[str]:
+def _delta_rows(evaluation: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(shown name, metric, class or None) for each row: headline metrics, then one-vs-rest rows."""
+    names = evaluation["headline_metrics"]
+    if "classes" not in evaluation:
+        return [(n, n, None) for n in names]
+    rows = [(f"{n} (macro)" if n == "auroc" else n, n, None) for n in names]
+    return rows + [
+        (f"{n} of class {c}", n, c)
+        for c in evaluation["classes"]
+        for n in evaluation["class_metrics"]
+    ]
+
+
+def _deltas(
+    evaluation: dict[str, Any] | None, base: dict[str, Any] | None, label: str
+) -> list[str]:
     if evaluation is None:
         return ["_No evaluation of this change._"]
-    names = evaluation.get("headline_metrics") if isinstance(evaluation, dict) else None
-    names = [n for n in (names if isinstance(names, list) else HEADLINE) if isinstance(n, str)]
     lines = [f"Base: {label}.", "", "| metric | base | this change | Δ |", "|---|---|---|---|"]
-    rows: list[tuple[str, str, str | None]] = [(n, n, None) for n in names]
-    classes = evaluation.get("classes") if isinstance(evaluation, dict) else None
-    per_class = evaluation.get("class_metrics") if isinstance(evaluation, dict) else None
-    if isinstance(classes, list) and isinstance(per_class, list):  # multiclass: one-vs-rest rows
-        rows = [(f"{n} (macro)" if n == "auroc" else n, n, None) for n in names]
-        rows += [
-            (f"{n} of class {c}", n, c)
-            for c in classes
-            if isinstance(c, str)
-            for n in per_class
-            if isinstance(n, str)
-        ]
-    for shown, name, cls in rows:
+    for shown, name, cls in _delta_rows(evaluation):
         new, old = _metric_value(evaluation, name, cls), _metric_value(base, name, cls)
         delta = "—" if new is None or old is None else f"{new - old:+.3f}"
         lines.append(f"| {md_cell(shown)} | {_fmt(old)} | {_fmt(new)} | {delta} |")
     return lines
 
 
-def _lock_change(root: Path, base: str | None, lock_path: Path) -> list[str]:
+def _lock_change(project, base: str | None) -> list[str]:
     """Lines describing how model.lock changed against the base ref (empty when unchanged or unknown)."""
+    from samdkit.core import gitinfo
+    from samdkit.lock import diff as lock_diff
+    from samdkit.lock import schema as lockfile
+
+    lock_path = project.path("model_lock")
     if not base or Path(base).is_file() or not lock_path.is_file():
         return []
-    rel = (
-        lock_path.relative_to(root).as_posix() if lock_path.is_relative_to(root) else lock_path.name
-    )
-    old_text = _git_show(root, base, rel)
-    if old_text is None:
+    rel = project.rel(lock_path) or lock_path.name
+    old_bytes = gitinfo.show_file(project.root, base, rel)
+    if old_bytes is None:
         return [f"{md_code(rel)} is new in this change (no committed lock on {md_code(base)})."]
-    new_text = lock_path.read_text(encoding="utf-8", errors="replace")
-    if old_text == new_text:
+    new = lockfile.read(lock_path)  # this change's lock: strict
+    try:  # the base's lock is history an older samdkit wrote: say so when this one cannot read it
+        old = lockfile.parse(old_bytes.decode("utf-8", "replace"), f"{base}:{rel}")
+    except UserError as exc:
+        return [f"{md_code(rel)} changed against {md_code(base)} ({md_inline(str(exc))})."]
+    changes = lock_diff.diff_locks(old, new)
+    if not changes:
         return []
-    try:  # the lock engineer's diff, when present; else say only that it changed
-        from samdkit.lock import diff as lock_diff
-        from samdkit.lock import schema as lockfile
-
-        changes = lock_diff.diff_locks(
-            lockfile.parse(old_text, f"{base}:{rel}"), lockfile.parse(new_text, rel)
-        )
-        changed = lock_diff.model_changed(changes)
-        text = lock_diff.render(changes, "text", base=f"{base}:{rel}", current=rel)
-    except Exception as exc:  # a malformed lock must not stop the comment
-        return [
-            f"{md_code(rel)} changed against {md_code(base)} "
-            f"(details unavailable: {type(exc).__name__})."
-        ]
+    text = lock_diff.render(changes, "text", base=f"{base}:{rel}", current=rel)
     head = (
         "The **model changed**"
-        if changed
+        if lock_diff.model_changed(changes)
         else "The model is unchanged; the lock's metadata changed"
     )
     return [f"{head} against {md_code(base)}:", "", md_fence(text.strip().splitlines())]
 
 
+def _overall(gates: list[tuple[str, str]], evaluation: dict[str, Any] | None) -> str:
+    verdicts = [v for _, v in gates] + ([evaluation["verdict"]] if evaluation else [])
+    if {"FAIL", "ERROR"} & set(verdicts):
+        return "FAIL"
+    return "PASS" if verdicts else "UNKNOWN"
+
+
 def build(args: argparse.Namespace, project) -> tuple[str, str]:
-    """(markdown, overall verdict)."""
+    """(markdown, overall verdict); every present evidence file is read strictly (UserError, exit 2)."""
+    from samdkit.evaluate import document
+
     eval_path = project.path("evaluation")
-    evaluation, problem = _read_json(eval_path)
-    if evaluation is not None and not isinstance(evaluation, dict):
-        evaluation, problem = None, f"`{eval_path.name}` is not a JSON object"
-    if evaluation is not None and evaluation.get("schema") not in SCHEMAS:  # strict, as the report
-        evaluation, problem = (
-            None,
-            f"{md_code(eval_path.name)} has a schema this samdkit does not read",
-        )
+    evaluation, problem = _evidence(eval_path, document.read)
     gate_lines, gates = _gates(args, project)
-    verdicts = [v for _, v in gates]
-    eval_verdict = str(evaluation.get("verdict", "")).upper() if evaluation else ""
-    if eval_verdict:
-        verdicts.append(eval_verdict)
-    red = {"FAIL", "ERROR"}
-    overall = "FAIL" if red & set(verdicts) else ("PASS" if verdicts else "UNKNOWN")
-    rel_eval = (
-        eval_path.relative_to(project.root).as_posix()
-        if eval_path.is_relative_to(project.root)
-        else eval_path.name
-    )
+    overall = _overall(gates, evaluation)
+    rel_eval = project.rel(eval_path) or eval_path.name
     base, label = _base_evaluation(project.root, args.base, rel_eval)
-    if isinstance(base, dict) and base.get("schema") not in SCHEMAS:
-        base, label = None, f"{label} (a schema this samdkit does not read)"
     title = {"PASS": "✅ all gates passed", "FAIL": "❌ a gate failed"}.get(
         overall, "❔ no verdict"
     )
     parts = [MARKER, f"## samdkit: {title}", "", "### Gates", "", *gate_lines, ""]
     parts += ["### Acceptance criteria", "", *_criteria(evaluation, problem), ""]
     parts += ["### Metrics against the base branch", "", *_deltas(evaluation, base, label), ""]
-    lock = _lock_change(project.root, args.base, project.path("model_lock"))
+    lock = _lock_change(project, args.base)
     if lock:
         parts += ["### Model lock", "", *lock, ""]
     parts.append(f"<sub>samdkit {__version__} · `samdkit comment`</sub>")
@@ -473,9 +434,15 @@ def run(args: argparse.Namespace) -> int:
         from samdkit.ci import outputs as ci_outputs
 
         ci_outputs.github_summary(markdown)
-        ci_outputs.github_outputs({"verdict": verdict, "comment": str(output)})
+        ci_outputs.github_outputs({"verdict": verdict, "comment": str(output)})  # as --format json
         if args.format == "json":
-            print(json.dumps({"output": str(output), "verdict": verdict}, sort_keys=True))
+            result = GateResult(
+                gate="comment",
+                verdict=verdict,
+                outputs={"verdict": verdict, "comment": str(output)},
+                detail={"output": str(output)},
+            )
+            print(render_result(result, "json"))
         else:
             print(f"samdkit comment: wrote {output} (verdict: {verdict})")
     if args.post != "none":

@@ -26,10 +26,12 @@ from typing import Any
 from samdkit.core import atomic
 from samdkit.core.errors import UserError
 from samdkit.core.findings import (
+    FORMATS,
     Finding,
     GateResult,
     Severity,
     read_result,
+    render_result,
     validate_result,
 )
 from samdkit.core.project import DEFAULT_PATHS
@@ -200,9 +202,12 @@ def write_dotenv(path: Path, results: list[GateResult]) -> None:
 def _value(node: Any, key: str, where: str) -> str:
     """A dotted key of a result as a step output: a list gives its length, a bool true/false.
 
-    A key the result does not hold is bad input naming it (the action and the command have drifted).
+    A key the result does not hold is bad input naming it (the action and the command have drifted),
+    except under `outputs`, where a value the command did not give (not applicable this run) is empty.
     """
     for part in key.split("."):
+        if isinstance(node, dict) and part not in node and key.startswith("outputs."):
+            return ""
         if not isinstance(node, dict) or part not in node:
             raise UserError(f"{where}: no field '{key}' to expose")
         node = node[part]
@@ -280,6 +285,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--expose", action="append", default=[], metavar="KEY[=NAME]", help="a key to expose"
+    )
+    parser.add_argument(
+        "--render",
+        choices=FORMATS[::2],
+        metavar="FORMAT",
+        help="with --expose-from a gate result: also print its findings and verdict (text or github)",
     )
     parser.add_argument(
         "--value",
@@ -375,7 +386,10 @@ def run(args: argparse.Namespace) -> int:
     if args.expose_from:
         if args.name or args.verdict:
             raise UserError("--expose-from runs alone (no gate NAME, no --verdict)")
-        for key, value in expose(Path(args.expose_from), args.expose).items():
+        path = Path(args.expose_from)
+        if args.render and path.is_file():
+            print(render_result(read_result(path), args.render))
+        for key, value in expose(path, args.expose).items():
             print(value if args.value else f"{key}={value}")
         return 0
     if args.verdict:
