@@ -435,7 +435,7 @@ def test_the_default_projects_mlflow_model_is_signed_and_verified_by_both_tools(
     """The template's real model folder (MLflow + skops, DVC outputs) and its real model.lock."""
     done = samdkit(project_copy, "sign", "--demo", "--format", "json")
     assert done.returncode == 0, done.stderr
-    signed = json.loads(done.stdout)
+    signed = json.loads(done.stdout)["detail"]  # the gate-result envelope
     assert signed["model_signature"]["path"] == SIG
     checked = samdkit(
         project_copy, "verify", "--expect-signer", signed["certificate_sha256"], "--format", "json"

@@ -49,7 +49,9 @@ def test_default_evidence_passes(default_project):
 
 def test_sign_verify_and_tamper(project_copy):
     project = project_copy
-    signed = json.loads(run(["samdkit", "sign", "--demo", "--format", "json"], project).stdout)
+    signed = json.loads(run(["samdkit", "sign", "--demo", "--format", "json"], project).stdout)[
+        "detail"
+    ]  # the gate-result envelope
     assert signed["demo"]
     pin = ["--expect-signer", signed["certificate_sha256"]]
     verdict = json.loads(run(["samdkit", "verify", "--format", "json", *pin], project).stdout)

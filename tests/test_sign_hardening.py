@@ -182,7 +182,7 @@ def test_symlinked_release_file_is_named_by_project_path_with_link_target(proj):
     assert linked["link_target"] == ".dvc/cache/files/md5/cd/dir0/weights.bin"
     assert linked["sha256"] == hashlib.sha256(b"more weights").hexdigest()
     assert "link_target" not in files["model.lock"]
-    assert manifest["signer_sha256"] == json.loads(done.stdout)["certificate_sha256"]
+    assert manifest["signer_sha256"] == json.loads(done.stdout)["detail"]["certificate_sha256"]
 
 
 def test_manifest_signer_is_the_pdf_signer(proj):
@@ -190,7 +190,7 @@ def test_manifest_signer_is_the_pdf_signer(proj):
 
     done = samdkit(proj, "sign", "--demo", "--format", "json")
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result = json.loads(done.stdout)["detail"]  # the gate-result envelope
     manifest = json.loads((proj / "release/manifest.json").read_text())
     for pdf in PDFS:
         reader = PdfFileReader(io.BytesIO((proj / pdf).read_bytes()))
@@ -258,7 +258,8 @@ def test_interrupted_run_is_completed_by_resume_with_the_same_key(
     one_line_refusal(samdkit(proj, "sign", env=env), "stopped half-way", "--resume")
     done = samdkit(proj, "sign", "--resume", "--format", "json", env=env)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["meaning"] == "Responsibility"  # the interrupted run's choice
+    resumed = json.loads(done.stdout)["detail"]
+    assert resumed["meaning"] == "Responsibility"  # the interrupted run's choice
     for pdf in PDFS:  # exactly one signature each: the finished PDF is not signed twice
         out = pdfsig(proj / pdf)
         assert out.count("Signature is Valid") == 1 and "Total document signed" in out, out

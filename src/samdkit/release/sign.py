@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
-import hashlib
 import io
-import json
 import logging
 import os
 import shutil
@@ -35,8 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from samdkit.core import atomic
+from samdkit.core import atomic, digests
 from samdkit.core.errors import UserError
+from samdkit.core.findings import Finding, GateResult, Severity, render_result
+from samdkit.core.options import add_format_option
 from samdkit.core.project import Project, load_project
 from samdkit.release import keys
 from samdkit.release.layout import (
@@ -125,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="undo a run that stopped half-way: restore every file it wrote from release/.unsigned/",
     )
-    parser.add_argument("--format", choices=("text", "json", "github"), default="text")
+    add_format_option(parser)
 
 
 def quiet_libraries() -> None:
@@ -170,7 +170,7 @@ def last_signer_sha256(data: bytes) -> str | None:
 
     try:
         signatures = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures
-        return hashlib.sha256(signatures[-1].signer_cert.dump()).hexdigest() if signatures else None
+        return digests.bytes_sha256(signatures[-1].signer_cert.dump()) if signatures else None
     except Exception:
         return None
 
@@ -430,7 +430,7 @@ def _state_dir(project: Project) -> Path:
 
 
 def _digest(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return digests.sha256_hex(path) if path.is_file() else None
 
 
 def begin(plan: Plan, material: keys.SigningMaterial, add: bool, chosen: dict[str, Any]) -> None:
@@ -572,7 +572,7 @@ def rollback(project: Project, record: dict[str, Any]) -> list[str]:
         data = None
         if entry["backup"] is not None:
             data = (project.root / entry["backup"]).read_bytes()
-            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            if digests.bytes_sha256(data) != entry["sha256"]:
                 raise UserError(f"{entry['backup']}: the pre-sign copy was changed; not restoring")
         if entry["path"] in record["pdfs"] and not signed_by_the_run(
             data or b"", read_pdf(path), record["certificate_sha256"], path
@@ -686,7 +686,7 @@ def _choose(project: Project, args: argparse.Namespace, record: dict[str, Any] |
     pdfs = pdfs or release_pdfs(project)
     manifest_path = None
     if not args.add and not args.no_manifest:
-        manifest_path = args.manifest or project.path("release") / "manifest.json"
+        manifest_path = args.manifest or project.path("manifest")
         if not manifest_path.is_absolute():
             manifest_path = project.root / manifest_path
     return args.add, pdfs, manifest_path, _defaults(project, args, pdfs)
@@ -824,9 +824,26 @@ def _manifest_bytes(
     return data, mf.sign_detached(data, material, timestamper=timestamper)
 
 
+def envelope(result: dict[str, Any]) -> GateResult:
+    """What `--format json` prints: the gate-result envelope, this run's record under `detail`,
+    what CI steps expose (manifest, certificate fingerprint, model signature) under `outputs`."""
+    findings = [
+        Finding("sign", f"signed: {result['meaning']} (signature {item['signatures']})",
+                file=item["pdf"], severity=Severity.PASS)
+        for item in result["signed"]
+    ]  # fmt: skip
+    outputs = {"certificate_sha256": result["certificate_sha256"]}
+    if "manifest" in result:
+        outputs["manifest"] = result["manifest"]
+    if "model_signature" in result:
+        outputs["model_signature"] = result["model_signature"]["path"]
+    summary = {"signed": len(result["signed"]), "manifest_files": result.get("manifest_files", 0)}
+    return GateResult("sign", "PASS", findings, summary, outputs, detail=result)
+
+
 def _print(result: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
-        print(json.dumps(result, indent=2, sort_keys=True))
+        print(render_result(envelope(result), "json"))
         return
     demo = " [DEMO certificate]" if result["demo"] else ""
     if result["resumed"]:

@@ -16,13 +16,13 @@ cannot pass. Trust settings inside the audited project (`[tool.samdkit.verify] t
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from samdkit.core import digests
 from samdkit.core.errors import UserError
 
 ENV_TRUST = "SAMDKIT_TRUST"
@@ -54,7 +54,7 @@ class TrustPolicy:
 def fingerprint(cert: Any) -> str:
     """SHA-256 of the certificate's DER encoding, lowercase hex (what `openssl x509 -fingerprint
     -sha256` prints, without colons)."""
-    return hashlib.sha256(cert.dump()).hexdigest()
+    return digests.bytes_sha256(cert.dump())
 
 
 def subject(cert: Any) -> str:

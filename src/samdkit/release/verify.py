@@ -31,7 +31,8 @@ from typing import Any
 
 from samdkit.core import digests
 from samdkit.core.errors import UserError
-from samdkit.core.findings import Finding, render
+from samdkit.core.findings import Finding, GateResult, Severity, render_result, verdict_of
+from samdkit.core.options import add_format_option
 from samdkit.core.project import Project, load_project
 from samdkit.release import manifest as mf
 from samdkit.release import report_digests as rd
@@ -76,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="SHA-256 fingerprint of a signer certificate to accept (64 hex digits, colons "
         "allowed); repeatable. `samdkit sign` prints it",
     )
-    parser.add_argument("--format", choices=("text", "json", "github"), default="text")
+    add_format_option(parser)
 
 
 # ---------------------------------------------------------------- manifest
@@ -507,7 +508,7 @@ def run(args: argparse.Namespace) -> int:
                     detail={"status": "signer-mismatch"},
                 )
             )
-    print(_render(findings, args.format, policy))
+    print(_render(findings, args.format, policy, manifest_rel))
     return 1 if any(f.severity == "error" for f in findings) else 0
 
 
@@ -537,19 +538,25 @@ def _ignored_project_trust(project: Project) -> list[Finding]:
     ]
 
 
-def _render(findings: list[Finding], fmt: str, policy: tr.TrustPolicy) -> str:
-    errors = [f for f in findings if f.severity == "error"]
+def _render(findings: list[Finding], fmt: str, policy: tr.TrustPolicy, manifest: str) -> str:
+    """The gate result: FAIL, or SIGNER NOT AUTHENTICATED when that is the only failure."""
+    errors = [f for f in findings if f.severity == Severity.ERROR]
     unauthenticated = [f for f in errors if f.detail.get("status") == "unauthenticated"]
-    verdict = None
-    if errors and len(unauthenticated) == len(errors):
-        verdict = "SIGNER NOT AUTHENTICATED"
+    failed = "SIGNER NOT AUTHENTICATED" if len(unauthenticated) == len(errors) else "FAIL"
     counts: dict[str, Any] = {}
     for f in findings:
-        counts[f.severity] = counts.get(f.severity, 0) + 1
+        counts[str(f.severity)] = counts.get(str(f.severity), 0) + 1
     summary = {
         "checks": len(findings),
         **counts,
         "trust_roots": len(policy.roots),
         "expected_signers": len(policy.pins),
     }
-    return render(findings, fmt, title="samdkit verify", summary=summary, verdict=verdict)
+    result = GateResult(
+        gate="verify",
+        verdict=verdict_of(findings, failed),
+        findings=findings,
+        summary=summary,
+        detail={"manifest": manifest},
+    )
+    return render_result(result, fmt, title="samdkit verify")
