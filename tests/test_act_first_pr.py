@@ -71,7 +71,7 @@ def test_first_pr_is_red_but_every_gate_records_its_verdict(first_pr):
     assert verdicts["pipeline"] == "FAIL"
     assert verdicts["locked model"] == "ERROR"  # no model.lock at HEAD: could not verify
     for name in ("lint", "data check", "tests", "evaluation"):
-        assert verdicts[name] == "PASS", (name, first_pr["gates"][name].get("reason"))
+        assert verdicts[name] == "PASS", (name, first_pr["gates"][name]["detail"].get("reason"))
     assert step_failed(log, "Pipeline (dvc pull")
     assert step_failed(log, "Every gate passed")  # the job is red because of the recorded verdicts
     for name in ("Data check (Great Expectations)", "Project tests", "Evaluation and acceptance"):
@@ -80,10 +80,10 @@ def test_first_pr_is_red_but_every_gate_records_its_verdict(first_pr):
 
 def test_first_pr_pipeline_gate_gives_the_exact_commands(first_pr):
     pipeline = first_pr["gates"]["pipeline"]
-    assert pipeline["reason"] == (
+    assert pipeline["detail"]["reason"] == (
         "dvc.lock is not committed at HEAD: the pipeline's outputs were never recorded"
     )
-    fix = pipeline["fix"]
+    fix = pipeline["detail"]["fix"]
     assert fix[0] == "dvc repro"
     assert fix[1].startswith("dvc remote add -d storage <url>")  # no DVC remote yet
     assert fix[2] == "dvc push"
@@ -185,7 +185,7 @@ def break_three_gates(project: Path) -> None:
 def cases(tmp_path_factory) -> dict:
     first = first_pr_run(tmp_path_factory.getbasetemp())
     project, root = first["project"], first["root"]
-    fixed = follow_the_fix(project, first["gates"]["pipeline"]["fix"], root / "dvc-store")
+    fixed = follow_the_fix(project, first["gates"]["pipeline"]["detail"]["fix"], root / "dvc-store")
     green = act_case(project, root / "act-green")
     break_three_gates(project)
     red = act_case(project, root / "act-red")
@@ -218,7 +218,7 @@ def test_lint_error_corrupted_data_and_tampered_lock_each_report(cases):
         "tests": "PASS",
         "locked model": "FAIL",
         "evaluation": "PASS",
-    }, {name: (r["verdict"], r.get("reason")) for name, r in gates.items()}
+    }, {name: (r["verdict"], r["detail"].get("reason")) for name, r in gates.items()}
     for step in ("Lint (ruff, pynblint)", "Data check (Great Expectations)", "Locked model"):
         assert step_failed(log, step), (step, log[-6000:])
     assert not step_failed(log, "Pipeline (dvc pull"), log[-6000:]

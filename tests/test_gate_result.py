@@ -150,3 +150,71 @@ def test_reader_refuses_what_is_not_json(content, named: str, tmp_path: Path) ->
         path.write_text(content)
     with pytest.raises(UserError, match=named):
         read_result(path)
+
+
+# --------------------------------------------------------------------------- the commands that print it
+
+
+def samdkit(cwd: Path, *args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "samdkit", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_lint_prints_and_writes_the_envelope(tmp_path: Path) -> None:
+    """`samdkit lint --format json` and its --output file: one envelope, the count CI exposes in outputs."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "bad.py").write_text((REPO / "tests/data/lint/bad_ruff.py").read_text())
+    done = samdkit(tmp_path, "lint", "--format", "json", "--output", "lint.json")
+    assert done.returncode == 1, done.stderr
+    printed = assert_envelope(done.stdout)
+    assert printed == assert_envelope((tmp_path / "lint.json").read_text())
+    assert (printed["gate"], printed["verdict"]) == ("lint", "FAIL")
+    assert printed["outputs"] == {"findings": str(len(printed["findings"]))}
+    assert any(
+        f["check"].startswith("ruff/") and f["file"] == "src/bad.py" for f in printed["findings"]
+    )
+    exposed = samdkit(
+        tmp_path,
+        "gate",
+        "--expose-from",
+        "lint.json",
+        "--expose",
+        "outputs.findings",
+        "--render",
+        "github",
+    )
+    assert exposed.returncode == 0, exposed.stderr
+    assert "::error file=src/bad.py" in exposed.stdout
+    assert exposed.stdout.splitlines()[-1] == f"findings={printed['outputs']['findings']}"
+
+
+def test_comment_json_is_the_envelope(tmp_path: Path) -> None:
+    done = samdkit(tmp_path, "comment", "--gate", "tests=failure", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    doc = assert_envelope(done.stdout)
+    assert (doc["gate"], doc["verdict"]) == ("comment", "FAIL")
+    assert doc["outputs"]["verdict"] == "FAIL"
+    assert Path(doc["outputs"]["comment"]).name == "pr-comment.md"
+
+
+@pytest.mark.parametrize("folder", ["gitlab", "templates"])
+def test_gitlab_verdict_job_declares_the_dotenv_report_samdkit_writes(folder: str) -> None:
+    """Issue 19: the job that runs `samdkit gate --verdict` hands the verdicts on as a dotenv report."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)  # !reference and friends
+    text = (REPO / folder / "pipeline.yml").read_text()
+    docs = [d for d in yaml.load_all(text, Loader=Loader) if isinstance(d, dict)]
+    job = next(d["samdkit-gates"] for d in docs if "samdkit-gates" in d)
+    script = " ".join(job["script"])
+    assert "samdkit gate --verdict --dotenv samdkit-gates.env" in script
+    assert job["artifacts"]["reports"]["dotenv"] == "samdkit-gates.env"
+    assert job["artifacts"]["when"] == "always"  # the verdict job fails when a gate is red

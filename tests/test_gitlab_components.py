@@ -336,7 +336,7 @@ def cases(fresh) -> dict:
     """The three runs, in order, on the one project (each later case starts where the previous one ended)."""
     project = fresh["project"]
     first = run_mr(fresh, "first")
-    fix = first["gates"].get("pipeline", {}).get("fix", [])
+    fix = first["gates"].get("pipeline", {}).get("detail", {}).get("fix", [])
     follow_the_fix(project, fix, fresh["root"] / "dvc-store")
     green = run_mr(fresh, "green")
     break_lint_and_data(project)
@@ -362,7 +362,7 @@ def test_first_mr_is_red_with_every_gates_verdict_and_the_comment(cases):
         jobs
     )
     assert jobs["samdkit-gates"] == "FAIL" and jobs["samdkit-comment"] == "PASS", jobs
-    assert first["gates"]["pipeline"]["reason"] == (
+    assert first["gates"]["pipeline"]["detail"]["reason"] == (
         "dvc.lock is not committed at HEAD: the pipeline's outputs were never recorded"
     )
     posted = first["posted"]

@@ -167,8 +167,8 @@ def _result_files(project) -> dict[str, tuple[str, str]]:
     from samdkit.data import result as data_result
 
     rows = {}
-    for name, rel in (("lint", "reports/lint.json"), ("verify-lock", "reports/verify-lock.json")):
-        found, _ = _evidence(project.root / rel, read_result)
+    for name, key in (("lint", "lint_result"), ("verify-lock", "verify_lock_result")):
+        found, _ = _evidence(project.path(key), read_result)
         if found is not None:
             rows[name] = (found.verdict, _counts(found.summary))
     data, _ = _evidence(project.path("data_check"), data_result.read)
