@@ -40,7 +40,7 @@ def _include() -> tuple[dict, dict]:
 
 
 def _check_data_flags() -> set[str]:
-    from samdkit.data import check as data_check
+    from samdkit.data import command as data_check
 
     parser = argparse.ArgumentParser()
     data_check.add_arguments(parser)
@@ -191,7 +191,7 @@ def test_action_validates_a_table_from_url_env_and_a_url_with_a_variable(
     assert failing["rc"] == 1, failing["log"]
     assert f"failed={len(FAILING)}" in failing["outputs"]
     assert failing["gate"]["verdict"] == "FAIL"
-    assert failing["gate"]["command"] == (
+    assert failing["gate"]["detail"]["command"] == (
         "samdkit check-data --format github --output reports/data-check.json "
         "--suite patients.json --url-env PATIENTS_URL --table patients_failing"
     )
@@ -205,7 +205,9 @@ def test_action_validates_a_table_from_url_env_and_a_url_with_a_variable(
     )
     assert passing["rc"] == 0, passing["log"]
     assert passing["gate"]["verdict"] == "PASS" and "failed=0" in passing["outputs"]
-    assert f"--url {_url(postgres)} --table patients_passing" in passing["gate"]["command"]
+    assert (
+        f"--url {_url(postgres)} --table patients_passing" in passing["gate"]["detail"]["command"]
+    )
     assert json.loads(passing["result"])["validations"][0]["dataset"]["source"]["url"] == (
         f"postgresql://samdkit@127.0.0.1:{postgres.port}/postgres"
     )
@@ -220,8 +222,11 @@ def test_action_refuses_a_password_written_in_the_url_input_without_showing_it(
         _project(tmp_path), {"url": url, "table": "patients_passing", "suite": "patients.json"}, {}
     )
     assert done["rc"] == 2 and done["gate"]["verdict"] == "ERROR"
-    assert "the url holds a password written out: write it as ${VAR}" in done["gate"]["reason"]
-    assert ":***@127.0.0.1" in done["gate"]["command"]
+    assert (
+        "the url holds a password written out: write it as ${VAR}"
+        in done["gate"]["detail"]["reason"]
+    )
+    assert ":***@127.0.0.1" in done["gate"]["detail"]["command"]
     _secrets_absent(*(json.dumps(v) for v in done.values()))
     assert not done["result"]  # nothing validated, nothing written
 
@@ -298,10 +303,12 @@ def test_gitlab_include_validates_tables_without_exposing_the_password(
     }
     # GitLab left ${VAR} alone (expand: false): the command holds the reference, not the password
     assert (
-        f"--url {_url(postgres)} --table patients_passing" in gates["by-url-check-data"]["command"]
+        f"--url {_url(postgres)} --table patients_passing"
+        in gates["by-url-check-data"]["detail"]["command"]
     )
     assert (
-        "--url-env PATIENTS_URL --table patients_failing" in gates["by-env-check-data"]["command"]
+        "--url-env PATIENTS_URL --table patients_failing"
+        in gates["by-env-check-data"]["detail"]["command"]
     )
     results_json = [p.read_text() for p in state.glob("artifacts/*/reports/data-check.json")]
     assert len(results_json) == 2

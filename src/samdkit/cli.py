@@ -21,7 +21,7 @@ from samdkit.core.privacy import apply_privacy_defaults
 COMMANDS: dict[str, tuple[str, str]] = {
     "new": ("scaffold", "scaffold a project from the bundled cookiecutter template"),
     "lint": ("lint", "ruff (code + notebooks) and pynblint (notebook practices), one summary"),
-    "check-data": ("data.check", "validate datasets against Great Expectations suites"),
+    "check-data": ("data.command", "validate datasets against Great Expectations suites"),
     "evaluate": (
         "evaluate.command",
         "metrics with 95% CIs, calibration, subgroups, acceptance criteria",

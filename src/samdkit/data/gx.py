@@ -358,7 +358,7 @@ def _text_as_str(suite: Any) -> None:
     """
     import great_expectations.expectations as gxe
 
-    from samdkit.data.check import type_target
+    from samdkit.data.casting import type_target
 
     def name(value: Any) -> Any:
         return "str" if isinstance(value, str) and type_target(value) == "text" else value

@@ -334,7 +334,7 @@ def load(path: str | Path) -> Requirements:
         req.subgroups.append(
             Subgroup(column=item["column"], min_n=min_n, values=_parse_values(path, item))
         )
-    req.min_cell = _parse_publication(path, data.get("publication"))
+    req.min_cell = parse_publication(path, data.get("publication"))
     raw_criteria = data.get("requirements")
     if not isinstance(raw_criteria, list) or not raw_criteria:
         raise _fail(path, _line(data, "requirements") or 1, "requirements must be a non-empty list")
@@ -380,7 +380,7 @@ def _parse_values(path: Path, item: Any) -> tuple[str, ...]:
     return labels
 
 
-def _parse_publication(path: Path, raw: Any) -> int:
+def parse_publication(path: Path, raw: Any) -> int:
     """`publication: {min_cell_size: N}`: the smallest subgroup cell a published output may show."""
     if raw is None:
         return DEFAULT_MIN_CELL
