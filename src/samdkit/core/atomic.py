@@ -31,10 +31,11 @@ def write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> Pa
     return write_bytes(path, text.encode("utf-8"), mode)
 
 
-def dumps_json(obj: Any) -> str:
+def dumps_json(obj: Any, *, allow_nan: bool = True) -> str:
     """Stable JSON text (sorted keys, 2-space indent, trailing newline): the same bytes for the same data,
     so digests of evidence are reproducible; what write_json writes, for stdout and attachments."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=allow_nan)
+    return text + "\n"
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:

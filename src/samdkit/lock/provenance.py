@@ -125,7 +125,9 @@ def metrics(evaluation: Path, name: str | None = None) -> dict[str, Any] | None:
 
 
 def threshold(
-    params: dict[str, Any], train_run: dict[str, Any] | None, train_run_name: str = "train_run.json"
+    params: dict[str, Any],
+    train_run: dict[str, Any] | None,
+    train_run_name: str = "the training run",
 ) -> float | None:
     """The decision threshold in force: params.yaml evaluate.threshold, else the training run's."""
     value = decision_threshold(params)

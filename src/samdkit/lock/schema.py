@@ -50,8 +50,8 @@ _DETERMINISM: dict[str, type | tuple[type, ...]] = {
 
 
 def dumps(lock: dict[str, Any]) -> str:
-    """Stable JSON: sorted keys, 2-space indent, trailing newline, floats written round-trip exact."""
-    return json.dumps(lock, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    """Stable JSON (atomic.dumps_json), floats written round-trip exact; NaN or infinity refused."""
+    return atomic.dumps_json(lock, allow_nan=False)
 
 
 def write(path: str | Path, lock: dict[str, Any]) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 from samdkit.core import bounded
 from samdkit.core.errors import UserError
+from samdkit.core.project import DEFAULT_PATHS
 from samdkit.regulatory import chai
 
 CHECKLISTS = Path(__file__).parent / "checklists"
@@ -226,7 +227,7 @@ class Config:
     level: str | None = None  # safety class (edition 1) or process rigour level (edition 2)
     not_applicable: dict[str, str] = field(default_factory=dict)
     elsewhere: dict[str, str] = field(default_factory=dict)
-    rel: str = "compliance/regulatory.yaml"
+    rel: str = DEFAULT_PATHS["regulatory"]
     raw: Any = None  # the file as read, for the template-example check
 
     @property
