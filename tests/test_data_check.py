@@ -181,7 +181,8 @@ def test_init_drafts_a_suite_that_validates_the_same_data(
     assert "expect_column_values_to_not_be_in_set" in types  # train ids, fed at run time
     assert main([*args, "--format", "json", "--output", "reports/draft-check.json"]) == 0
     printed = json.loads(capsys.readouterr().out.split("\n", 1)[1])  # after the "drafted" line
-    assert printed["success"] is True and printed["total"] == len(types)
+    assert printed["gate"] == "check-data" and printed["verdict"] == "PASS"  # the gate-result envelope
+    assert printed["detail"]["success"] is True and printed["detail"]["total"] == len(types)
     assert main([*args, "--init"]) == 2  # never overwrites a reviewed suite without --force
     assert "exists" in capsys.readouterr().err
 

@@ -273,16 +273,34 @@ def test_evaluation_spread_over_cores_equals_the_one_computed_in_order(
     assert doc == json.loads((ordered / "reports" / "evaluation.json").read_text())
 
 
-def test_criterion_on_undefined_metric_fails(tmp_path, predictions, monkeypatch):
+def test_criterion_on_undefined_metric_fails(tmp_path, predictions, monkeypatch, capsys):
+    import hashlib
+
     text = (
         (DATA / "requirements.yaml").read_text().replace("metric: accuracy", "metric: sensitivity")
     )
     make_project(tmp_path, predictions, text)
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--format", "json"]) == 1
-    doc = json.loads((tmp_path / "reports" / "evaluation.json").read_text())
+    written = (tmp_path / "reports" / "evaluation.json").read_bytes()
+    doc = json.loads(written)
     small = next(c for c in doc["criteria"] if c["subgroup"] == "size_tertile=small")
     assert (small["result"], small["reason"]) == ("FAIL", "metric undefined for these cases")
+    # --format json: the gate-result envelope, the evaluation's own data under detail
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["schema"] == "samdkit/gate-result/v1" and printed["gate"] == "evaluate"
+    assert printed["verdict"] == "FAIL" and printed["summary"] == doc["summary"]
+    sha256 = hashlib.sha256(written).hexdigest()
+    assert printed["outputs"] == {"evaluation": "reports/evaluation.json", "sha256": sha256}
+    assert printed["detail"]["evaluation"]["schema"] == "samdkit/evaluation/v1"
+    assert (
+        printed["detail"]["metrics"]["auroc"]["value"]
+        == doc["overall"]["metrics"]["auroc"]["value"]
+    )
+    assert [f["check"] for f in printed["findings"]] == [
+        c["id"] for c in doc["criteria"] if c["result"] == "FAIL"
+    ]
+    assert len(printed["detail"]["criteria"]) == len(doc["criteria"])
 
 
 def test_failing_criterion_exits_1_and_names_it(tmp_path, predictions, monkeypatch, capsys):
