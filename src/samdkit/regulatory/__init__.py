@@ -20,6 +20,17 @@ from samdkit.core.errors import UserError
 from samdkit.core.project import DEFAULT_PATHS
 from samdkit.regulatory import chai
 
+__all__ = [
+    "EVIDENCE",
+    "Config",
+    "chai",
+    "item_keys",
+    "load_checklists",
+    "load_config",
+    "mapping",
+    "pccp",
+]
+
 CHECKLISTS = Path(__file__).parent / "checklists"
 EDITIONS = {"1": "IEC 62304:2006+A1:2015, edition 1", "2": "IEC 62304 edition 2"}
 CLASSES = {"1": ("A", "B", "C"), "2": ("I", "II")}
