@@ -7,7 +7,6 @@ silently ignored. A new setting is declared here first; its command then reads `
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -202,6 +201,8 @@ def _entry(where: str, entry: dict[str, Any], kind: Tables) -> dict[str, Any]:
 
 
 def _hint(key: str, known: Iterable[str]) -> str:
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(key, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(sorted(known))})"
 
