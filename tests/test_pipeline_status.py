@@ -204,8 +204,11 @@ def test_expose_from_a_foreign_or_drifted_file_is_bad_input_naming_the_field(tmp
     assert old.returncode == 2 and "field 'schema' is missing" in old.stderr
     assert "Traceback" not in old.stderr and old.stderr.count("\n") == 1
     assert gate(tmp_path, "lint", "--", *PY_EXIT, "pass").returncode == 0
-    drift = gate(tmp_path, "--expose-from", "reports/gates/lint.json", "--expose", "outputs.gone")
-    assert drift.returncode == 2 and "no field 'outputs.gone' to expose" in drift.stderr
+    record = "reports/gates/lint.json"
+    drift = gate(tmp_path, "--expose-from", record, "--expose", "detail.gone")
+    assert drift.returncode == 2 and "no field 'detail.gone' to expose" in drift.stderr
+    unset = gate(tmp_path, "--expose-from", record, "--expose", "outputs.gone", "--value")
+    assert unset.returncode == 0 and unset.stdout == "\n"  # an output not given this run is empty
 
 
 def test_verdict_reads_gate_results_strictly(tmp_path):
