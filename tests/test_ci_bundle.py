@@ -27,6 +27,7 @@ from tests.conftest import (
     REPO,
     TEMPLATE,
     bake_project,
+    git,
     project_env,
     published_project,
 )
@@ -391,6 +392,30 @@ def test_comment_refuses_a_foreign_or_hand_edited_file_naming_the_field(
     assert done.returncode == 2, done.stdout + done.stderr
     assert named in done.stderr and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
+
+
+def test_comment_shows_the_lock_change_and_refuses_a_hand_edited_lock(tmp_path):
+    """model.lock through lock.schema: the committed base and this change's lock, never a guessed key."""
+    project = tmp_path / "p"
+    project.mkdir()
+    lock = project / "model.lock"
+    shutil.copy(REPO / "tests/data/report/model.lock", lock)
+    git(project, "init", "-q")
+    git(project, "add", "model.lock")
+    git(project, "commit", "-qm", "lock")
+    doc = json.loads(lock.read_text())
+    doc["threshold"] = 0.25
+    lock.write_text(json.dumps(doc))
+    done = comment(project, "--base", "HEAD")
+    assert done.returncode == 0, done.stderr
+    text = (project / "reports" / "pr-comment.md").read_text()
+    assert "The model is unchanged; the lock's metadata changed against `HEAD`" in text
+    assert "CHANGED  threshold:" in text and "-> 0.25" in text
+    del doc["artifact"]
+    lock.write_text(json.dumps(doc))
+    refused = comment(project, "--base", "HEAD")
+    assert refused.returncode == 2
+    assert "model.lock: malformed lock: 'artifact' is missing" in refused.stderr
 
 
 def recorder(tmp_path: Path, *names: str) -> tuple[Path, Path]:
