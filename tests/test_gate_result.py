@@ -218,3 +218,50 @@ def test_gitlab_verdict_job_declares_the_dotenv_report_samdkit_writes(folder: st
     assert "samdkit gate --verdict --dotenv samdkit-gates.env" in script
     assert job["artifacts"]["reports"]["dotenv"] == "samdkit-gates.env"
     assert job["artifacts"]["when"] == "always"  # the verdict job fails when a gate is red
+
+
+GCL_PIPELINE = """\
+stages: [verdict, after]
+gates:
+  stage: verdict
+  script:
+    - samdkit gate tests -- python3 -c "print('could not reach postgresql://u:s3cr3t@db/x'); exit(1)" || true
+    - samdkit gate lint -- python3 -c "print('clean')"
+    - samdkit gate --verdict --dotenv samdkit-gates.env
+  allow_failure: true
+  artifacts:
+    when: always
+    reports:
+      dotenv: samdkit-gates.env
+after:
+  stage: after
+  needs: [{job: gates, artifacts: true}]
+  script:
+    - echo "seen $SAMDKIT_GATES|$SAMDKIT_GATES_FAILED|$SAMDKIT_LINT_VERDICT|$SAMDKIT_TESTS_REASON"
+"""
+
+
+def test_gitlab_ci_local_hands_the_verdicts_to_a_later_job(tmp_path: Path) -> None:
+    """gitlab-ci-local (shell executor, ~3 s): a later job sees the dotenv variables samdkit wrote."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import git
+    from tests.test_gitlab_pipeline import gitlab_ci_local
+
+    (tmp_path / ".gitlab-ci.yml").write_text(GCL_PIPELINE)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".gitlab-ci.yml")
+    git(tmp_path, "commit", "-qm", "ci")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(
+        [str(gitlab_ci_local()), "--no-color"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert "seen FAIL|tests|PASS|could not reach postgresql://u:***@db/x" in done.stdout
+    assert "s3cr3t" not in (tmp_path / "samdkit-gates.env").read_text()
