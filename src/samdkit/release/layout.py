@@ -145,11 +145,10 @@ def release_pdfs(project: Project) -> list[Path]:
 
 def project_path(project: Project, path: Path) -> str:
     """The POSIX path of `path` relative to the project root, without following links."""
-    absolute = Path(os.path.normpath(project.root / path))
-    try:
-        return absolute.relative_to(project.root).as_posix()
-    except ValueError:
-        raise UserError(f"{path}: release files must be inside the project") from None
+    rel = project.rel(path, resolve=False)
+    if rel is None:
+        raise UserError(f"{path}: release files must be inside the project")
+    return rel
 
 
 def _inside(project: Project, rel: str) -> Path:
@@ -227,4 +226,5 @@ __all__ = [
     "project_path",
     "release_files",
     "release_pdfs",
+    "settings",
 ]

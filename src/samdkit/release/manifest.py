@@ -213,8 +213,5 @@ def read_json(path: Path, where: str | None = None) -> Any:
 
 
 def read(path: Path, where: str | None = None) -> dict[str, Any]:
-    """The one strict reader of release/manifest.json (verify, sign --resume, verify --rebuild)."""
+    """The one strict reader of release/manifest.json (verify, verify --rebuild)."""
     return validate(read_json(path, where), where or str(path))
-
-
-load = read  # the pre-issue-18 name, until samdkit.lock.rebuild calls read

@@ -186,7 +186,10 @@ def resources(data: bytes) -> dict[str, str]:
         for item in statement["predicate"]["resources"]:
             if item.get("algorithm") != "sha256":
                 raise ValueError(f"resource digest algorithm {item.get('algorithm')!r}")
-            found[str(item["name"])] = str(item["digest"]).lower()
+            name = str(item["name"])
+            if name in found:  # a dict would keep only the last digest
+                raise ValueError(f"resource {name!r} listed twice")
+            found[name] = str(item["digest"]).lower()
         return found
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a model-signing bundle ({_one_line(exc)})") from None

@@ -41,7 +41,6 @@ from samdkit.core.project import Project, load_project
 from samdkit.release import keys
 from samdkit.release.layout import (
     MEANINGS,
-    RECORD_STATUS,
     is_sha256,
     load_json,
     meaning_of,
@@ -832,11 +831,11 @@ def envelope(result: dict[str, Any]) -> GateResult:
                 file=item["pdf"], severity=Severity.PASS)
         for item in result["signed"]
     ]  # fmt: skip
-    outputs = {"certificate_sha256": result["certificate_sha256"]}
-    if "manifest" in result:
-        outputs["manifest"] = result["manifest"]
-    if "model_signature" in result:
-        outputs["model_signature"] = result["model_signature"]["path"]
+    outputs = {  # always present ("" when not written: --add, --no-manifest) so CI can expose them
+        "certificate_sha256": result["certificate_sha256"],
+        "manifest": result.get("manifest") or "",
+        "model_signature": (result.get("model_signature") or {}).get("path", ""),
+    }
     summary = {"signed": len(result["signed"]), "manifest_files": result.get("manifest_files", 0)}
     return GateResult("sign", "PASS", findings, summary, outputs, detail=result)
 
@@ -869,5 +868,4 @@ def _print(result: dict[str, Any], fmt: str) -> None:
     print(f"certificate sha256 {result['certificate_sha256']}")
 
 
-# planned_signers and RECORD_STATUS live in samdkit.release.layout; re-exported until the report imports them there
-__all__ = ["RECORD_STATUS", "add_arguments", "planned_signers", "run", "sign_pdf_bytes"]
+__all__ = ["add_arguments", "run", "sign_pdf_bytes"]

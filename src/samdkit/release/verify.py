@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -518,10 +517,7 @@ def _absolute(project: Project, path: Path) -> Path:
 
 def _rel(project: Project, path: Path) -> str:
     """The project path a user means (`a/../b` is `b`); symlinks are not followed here."""
-    try:
-        return Path(os.path.normpath(path.absolute())).relative_to(project.root).as_posix()
-    except ValueError:
-        return str(path)
+    return project.rel(path, resolve=False) or str(path)
 
 
 def _ignored_project_trust(project: Project) -> list[Finding]:
