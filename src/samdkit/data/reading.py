@@ -52,9 +52,39 @@ def _read_csv(path: Path, label: str) -> Any:
             "save the file as UTF-8"
         )
     try:
-        return pd.read_csv(path, engine="pyarrow", **options)
-    except pd.errors.ParserError:
+        return _read_csv_arrow(path, options["sep"])
+    except _arrow_invalid():
         return pd.read_csv(path, **options)
+
+
+def _arrow_invalid() -> type[Exception]:
+    import pyarrow as pa
+
+    return pa.ArrowInvalid
+
+
+def _read_csv_arrow(path: Path, sep: str) -> Any:
+    """Arrow's CSV reader with every column declared text: no type inference, so `3` stays "3".
+
+    (pandas' pyarrow engine infers types first and casts to str after: "3" next to an empty cell
+    would come back as "3.0", the empty cell as "nan".)
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    parse = pv.ParseOptions(delimiter=sep)
+    with pv.open_csv(path, parse_options=parse) as reader:  # the header: the column names
+        names = reader.schema.names
+    if len(set(names)) != len(names):
+        raise pa.ArrowInvalid("duplicate column names")  # pandas' reader names them a, a.1, ...
+    convert = pv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.large_string()),
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    table = pv.read_csv(path, parse_options=parse, convert_options=convert)
+    return table.to_pandas()
 
 
 def _first_bad_utf8(path: Path) -> tuple[int, int, int] | None:
