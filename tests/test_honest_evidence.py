@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from samdkit.report import command as report
+from samdkit.report import units
+from samdkit.report.sections import front, results
 from tests import test_act_release
 from tests.conftest import bake_project, fill_in_template_examples, git, project_env, run
 from tests.test_ci_bundle import calls, step_failed
@@ -64,16 +65,16 @@ def digests(folder: Path) -> dict[str, str]:
     ],
 )
 def test_energy_has_a_unit_and_two_significant_figures(kwh, text):
-    assert report.energy(kwh) == text
+    assert units.energy(kwh) == text
 
 
 def test_co2_and_duration_have_units():
-    assert report.mass_co2(3.2e-6) == "3.2 mg CO₂eq"
-    assert report.mass_co2(1.4) == "1.4 kg CO₂eq"
-    assert report.mass_co2(0) == "< 1 µg CO₂eq"
-    assert report.duration(12.345) == "12 s"
-    assert report.duration(0.0123) == "0.012 s"
-    assert "0.000000" not in report.energy(2e-10) + report.mass_co2(2e-10)
+    assert units.mass_co2(3.2e-6) == "3.2 mg CO₂eq"
+    assert units.mass_co2(1.4) == "1.4 kg CO₂eq"
+    assert units.mass_co2(0) == "< 1 µg CO₂eq"
+    assert units.duration(12.345) == "12 s"
+    assert units.duration(0.0123) == "0.012 s"
+    assert "0.000000" not in units.energy(2e-10) + units.mass_co2(2e-10)
 
 
 def test_attributes_statement_comes_from_the_evaluated_subgroups():
@@ -82,10 +83,10 @@ def test_attributes_statement_comes_from_the_evaluated_subgroups():
         {"column": "sex", "value": "male"},
         {"column": "age_band", "value": "65+"},
     ]
-    text = report.attributes_statement({"subgroups": subgroups})
+    text = results.attributes_statement({"subgroups": subgroups})
     assert "sex (2 groups)" in text and "age_band (1 group)" in text
     assert "No subgroup attribute" not in text
-    assert "No subgroup attribute was analysed" in report.attributes_statement({"subgroups": []})
+    assert "No subgroup attribute was analysed" in results.attributes_statement({"subgroups": []})
 
 
 def test_marked_fields_are_found_by_path():
@@ -93,7 +94,7 @@ def test_marked_fields_are_found_by_path():
         "a": {"b": "TEMPLATE EXAMPLE: x", "c": "own text"},
         "l": ["own", "  TEMPLATE EXAMPLE: y"],
     }
-    assert report._marked_fields(data) == ["a.b", "l[1]"]
+    assert front.marked_fields(data) == ["a.b", "l[1]"]
 
 
 def test_every_example_text_of_the_template_is_marked(tmp_path):

@@ -225,11 +225,16 @@ def test_pr_comment_holds_hostile_text_as_text(project_copy):
     crit["id"] = f"REQ\n## {MARKER} all gates passed"
     crit["criterion"] = f"![x](https://evil.example/{MARKER}.png) <details>"
     crit["subgroup"] = f"a|b|{MARKER}"
-    evaluation["headline_metrics"] = [*evaluation["headline_metrics"], f"[{MARKER}](https://e.x)"]
     evaluation_path.write_text(json.dumps(evaluation))
     out = project_copy / "comment.md"
     done = samdkit(project_copy, "comment", "--output", str(out), "--gate", "lint=success")
     assert done.returncode == 0, done.stderr
+    # a metric name is not free text: the evaluation's strict reader refuses one it does not know
+    hostile = {**evaluation, "headline_metrics": [f"[{MARKER}](https://e.x)"]}
+    evaluation_path.write_text(json.dumps(hostile))
+    refused = samdkit(project_copy, "comment", "--output", str(out), "--gate", "lint=success")
+    assert refused.returncode == 2 and "headline_metrics[0]" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
     md = out.read_text()
     assert MARKER in md
     own = ("<!-- samdkit:pr-comment -->", "<sub>")  # the comment's own marker and footer
@@ -273,7 +278,7 @@ def local_server():
 
 
 def override(project: Path, name: str, marker: str, addition: str) -> None:
-    from samdkit.report.command import TEMPLATES
+    from samdkit.report.render import TEMPLATES
 
     folder = project / "compliance" / "templates"
     folder.mkdir(parents=True, exist_ok=True)
@@ -490,10 +495,10 @@ def test_glyph_check_without_fc_match_reads_every_installed_font(monkeypatch, tm
 def test_template_environments_escape_for_their_output(tmp_path):
     """HTML templates are autoescaped; Markdown templates escape every {{ }} unless the template marks it."""
     from samdkit.core.project import load_project
-    from samdkit.report.command import _environment
+    from samdkit.report.render import environment
 
     project = load_project(tmp_path)
-    html, md = _environment(project), _environment(project, markdown=True)
+    html, md = environment(project), environment(project, markdown=True)
     for name in ("report.html.j2", "model-card.html.j2", "_macros.html.j2"):
         assert html.autoescape(name) is True, name
     assert html.autoescape("report.css") is False

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from samdkit.cli import main
+from samdkit.release import report_digests
 from samdkit.report.command import SECTIONS
 
 DATA = Path(__file__).parent / "data" / "report"
@@ -182,9 +183,12 @@ def test_pdf_is_pdfa3b_with_embedded_evidence(full):
         full / "reports" / "evaluation.json"
     ).read_bytes()
     report_data = json.loads((full / "reports" / "clinical-validation-report.json").read_text())
-    listed = json.loads((extract / "evidence-digests.json").read_text())
-    assert listed == report_data["digests"], "the attachment holds exactly the printed digests"
-    assert "dvc.lock" not in {d["path"] for d in listed}, "DVC rewrites dvc.lock after the report"
+    attached = (extract / "evidence-digests.json").read_bytes()
+    assert json.loads(attached)["schema"] == report_digests.SCHEMA
+    listed = report_digests.parse(attached, "evidence-digests.json")  # what samdkit verify reads
+    printed = {d["path"]: d["sha256"] for d in report_data["digests"] if d["path"]}
+    assert listed == printed, "the attachment holds exactly the printed file digests"
+    assert "dvc.lock" not in listed, "DVC rewrites dvc.lock after the report"
 
 
 def test_every_digest_is_printed_and_machine_readable(full):
@@ -346,7 +350,7 @@ def test_plots_drawn_in_a_worker_process_are_the_ones_drawn_in_process(full):
 
     overall = json.loads((full / "reports" / "evaluation.json").read_text())["overall"]
     code = (
-        "import json, sys; from samdkit import parallel, plots; overall = json.load(sys.stdin); "
+        "import json, sys; from samdkit.core import parallel; from samdkit.report import plots; overall = json.load(sys.stdin); "
         "print(json.dumps([parallel.submit(plots.figures, overall).result(), plots.figures(overall)]))"
     )
     done = subprocess.run(

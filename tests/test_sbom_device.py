@@ -167,9 +167,11 @@ def test_uninstalled_runtime_dependency_is_a_blocking_gap(project_copy):
     )
     done = report(project_copy, "--format", "json")
     assert done.returncode == 0, done.stderr
-    gaps = json.loads(done.stdout)["gaps"]
+    result = json.loads(done.stdout)  # the gate-result envelope; the report's gaps under detail
+    assert result["schema"] == "samdkit/gate-result/v1" and result["gate"] == "report"
+    gaps = result["detail"]["gaps"]
     assert any(g["section"] == "12" and "no-such-soup-xyz" in g["message"] for g in gaps)
-    assert json.loads(done.stdout)["verdict"] == "FAIL"
+    assert result["verdict"] == "FAIL"
 
 
 def test_project_without_pyproject_is_refused_before_any_sbom(project_copy):

@@ -1,27 +1,43 @@
-"""Collect the release evidence a report cites: each input file with its presence, digest and parsed content.
+"""Collect the release evidence a report cites, once: each input file with its presence, digest and content.
 
-Absent inputs are recorded as gaps (the report says so and its verdict is FAIL); unreadable inputs (malformed
-JSON / YAML) are bad input and stop the command with one line (exit 2).
+samdkit's own evidence files are read through their one strict, versioned reader (evaluation:
+samdkit.evaluate.document; data check: samdkit.data.result; lock: samdkit.lock.schema), so a foreign or
+hand-edited file stops the command with one line naming the field (exit 2) instead of being guessed at.
+Absent inputs are recorded as gaps (the report says so and its verdict is FAIL); unreadable inputs
+(malformed JSON / YAML) are bad input too.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
-import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from samdkit.core import bounded
+from samdkit.core import bounded, gitinfo
+from samdkit.core.digests import sha256_hex
 from samdkit.core.errors import UserError
 
+if TYPE_CHECKING:
+    from samdkit.core.project import Project
 
-def sha256_file(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+# key, title, kind: every input file of the report, in the order the report lists them
+INPUTS: tuple[tuple[str, str, str], ...] = (
+    ("evaluation", "Evaluation result (samdkit evaluate)", "json"),
+    ("data_check", "Data-quality result (samdkit check-data)", "json"),
+    ("model_lock", "Model lock (samdkit lock)", "json"),
+    ("emissions", "Energy and emissions of training (codecarbon)", "csv"),
+    ("train_run", "Training run (MLflow)", "json"),
+    ("dvc_lock", "Pipeline lock (DVC)", "yaml"),
+    ("device", "Device description", "yaml"),
+    ("requirements", "Requirements and acceptance criteria", "yaml"),
+    ("risks", "Risk controls", "yaml"),
+    ("model_card", "Model card source", "yaml"),
+    ("params", "Parameters", "params"),
+    ("predictions", "Test-set predictions", "bytes"),
+)
 
 
 @dataclass
@@ -46,8 +62,25 @@ class Evidence:
         }
 
 
+def _strict(key: str, data: Any, rel: str) -> Any:
+    """samdkit's own evidence through its one reader: a shape it does not know is bad input (exit 2)."""
+    if key == "evaluation":
+        from samdkit.evaluate import document
+
+        return document.validate(data, rel)
+    if key == "data_check":
+        from samdkit.data import result
+
+        return result.validate(data, rel)
+    if key == "model_lock":
+        from samdkit.lock import schema
+
+        return schema.validate(data, rel)
+    return data
+
+
 def load(key: str, title: str, path: Path, root: Path, kind: str) -> Evidence:
-    """kind: json | yaml | csv | bytes."""
+    """kind: json | yaml | params | csv | bytes."""
     try:
         rel = str(path.resolve().relative_to(root))
     except ValueError:
@@ -56,11 +89,15 @@ def load(key: str, title: str, path: Path, root: Path, kind: str) -> Evidence:
     if not path.is_file():
         return ev
     ev.present = True
-    ev.sha256 = sha256_file(path)
+    ev.sha256 = sha256_hex(path)
     if kind == "json":
-        ev.data = bounded.read_json(path, rel)
+        ev.data = _strict(key, bounded.read_json(path, rel), rel)
     elif kind == "yaml":
         ev.data = bounded.read_yaml(path, rel)
+    elif kind == "params":  # the one params.yaml reader (a mapping, or bad input)
+        from samdkit.core.params import read_params
+
+        ev.data = read_params(path=path)
     elif kind == "csv":
         text = bounded.read_text(path, bounded.MAX_JSON_BYTES, rel)
         try:
@@ -68,6 +105,30 @@ def load(key: str, title: str, path: Path, root: Path, kind: str) -> Evidence:
         except csv.Error as exc:
             raise UserError(f"{rel}: unreadable CSV: {exc}") from None
     return ev
+
+
+def load_all(project: Project) -> dict[str, Evidence]:
+    """Every input file of INPUTS, read once."""
+    return {
+        key: load(key, title, project.path(key), project.root, kind) for key, title, kind in INPUTS
+    }
+
+
+def mapping(ev: Evidence) -> dict[str, Any]:
+    """The parsed content when it is a mapping, else {} (a YAML input that is absent or a list)."""
+    return ev.data if isinstance(ev.data, dict) else {}
+
+
+def device_facts(ev: Evidence) -> dict[str, Any]:
+    """compliance/device.yaml, the template's nesting under `device:` flattened."""
+    device = dict(mapping(ev))
+    if isinstance(
+        device.get("device"), dict
+    ):  # the template nests the device facts under `device:`
+        device = {**device.pop("device"), **device}
+    if "safety_class" not in device and "iec62304_safety_class" in device:
+        device["safety_class"] = device["iec62304_safety_class"]
+    return device
 
 
 @dataclass
@@ -95,13 +156,23 @@ class Gaps:
 
 
 def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, timeout=20, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
+    done = gitinfo.run_git(root, *args)
+    if done is None or done.returncode != 0:
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    return done.stdout.strip()
+
+
+def _previous_lock(root: Path, tag: str, lock_rel: str) -> dict[str, Any] | None:
+    """The previous release's model.lock, through the lock's reader; None when unreadable."""
+    from samdkit.lock import schema
+
+    data = gitinfo.show_file(root, tag, lock_rel)
+    if not data:
+        return None
+    try:
+        return schema.parse(data.decode("utf-8"), f"{tag}:{lock_rel}")
+    except (UserError, UnicodeDecodeError):
+        return None
 
 
 def git_info(root: Path, lock_rel: str) -> dict[str, Any]:
@@ -109,25 +180,24 @@ def git_info(root: Path, lock_rel: str) -> dict[str, Any]:
     commit = _git(root, "rev-parse", "HEAD")
     if commit is None:
         return {"available": False}
-    status = _git(root, "status", "--porcelain", "--untracked-files=no") or ""
     tag = _git(root, "describe", "--tags", "--exact-match", "HEAD")
     previous_tag = _git(root, "describe", "--tags", "--abbrev=0", "HEAD^")
-    previous_lock = None
-    if previous_tag:
-        text = _git(root, "show", f"{previous_tag}:{lock_rel}")
-        if text:
-            try:
-                previous_lock = bounded.json_text(text, f"{previous_tag}:{lock_rel}")
-            except UserError:
-                previous_lock = None
     return {
         "available": True,
         "commit": commit,
-        "dirty": bool(status.strip()),
+        "dirty": bool(gitinfo.is_dirty(root)),
         "tag": tag,
         "previous_tag": previous_tag,
-        "previous_lock": previous_lock,
+        "previous_lock": _previous_lock(root, previous_tag, lock_rel) if previous_tag else None,
     }
+
+
+def commit_time(root: Path) -> str | None:
+    """UTC commit time of the project's HEAD (what the evidence describes), or None without git."""
+    seconds = gitinfo.commit_time(root)
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ci_info() -> dict[str, Any]:
@@ -164,8 +234,17 @@ def timestamp() -> datetime:
     return datetime.now(tz=UTC).replace(microsecond=0)
 
 
+def time_basis() -> str:
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return "SOURCE_DATE_EPOCH (fixed for a reproducible build; not the time of generation)"
+    return "time of generation (clock of the machine that ran samdkit report)"
+
+
 def find(data: Any, *names: str, depth: int = 2) -> Any:
-    """The first value under any of `names` at the top level of a mapping, or nested up to `depth`."""
+    """The first value under any of `names` at the top level of a mapping, or nested up to `depth`.
+
+    Only for the project's own hand-written YAML (device, risks, model card), never for samdkit's evidence.
+    """
     if not isinstance(data, dict):
         return None
     for name in names:
