@@ -8,7 +8,9 @@ a KeyError.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from samdkit.core.errors import UserError
@@ -92,3 +94,49 @@ class Fields:
         for i, item in enumerate(items):
             self.table(item, f"{name}[{i}]")
         return items
+
+
+def check_schema(doc: Any, where: str, what: str, schemas: tuple[str, ...], again: str) -> Fields:
+    """The opening checks of every evidence reader: an object, with a `schema` this samdkit reads.
+
+    `again` is the command that writes the file anew (said when the schema is unknown).
+    """
+    if not isinstance(doc, dict):
+        raise UserError(f"{where}: malformed {what}: the top level must be a JSON object")
+    fields = Fields(where, what)
+    if "schema" not in doc:
+        raise fields.fail("schema", f"is missing (not a samdkit {what}?)")
+    if doc["schema"] not in schemas:
+        raise UserError(
+            f"{where}: schema {str(doc['schema'])[:60]!r} is not one this samdkit reads "
+            f"({', '.join(schemas)}): run {again} again"
+        )
+    return fields
+
+
+def read_json(
+    path: str | os.PathLike[str],
+    name: str | None,
+    validate: Callable[[Any, str], dict[str, Any]],
+    missing: str,
+) -> dict[str, Any]:
+    """Parse (bounded) and validate an evidence file; `name` is how messages call it (default: the path)."""
+    from samdkit.core import bounded
+
+    path = Path(path)
+    where = name or str(path)
+    if not path.is_file():
+        raise UserError(f"{where}: {missing}")
+    return validate(bounded.read_json(path, where), where)
+
+
+def write_json(
+    path: str | os.PathLike[str],
+    doc: dict[str, Any],
+    validate: Callable[[Any, str], dict[str, Any]],
+) -> Path:
+    """Validate, then write atomically as stable JSON: a writer never leaves a file its reader refuses."""
+    from samdkit.core import atomic
+
+    validate(doc, str(path))
+    return atomic.write_json(path, doc)

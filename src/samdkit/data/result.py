@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from samdkit.core.errors import UserError
 from samdkit.core.fields import (
     ANY,
     BOOL,
@@ -24,7 +23,10 @@ from samdkit.core.fields import (
     TEXTS,
     Fields,
     Kind,
+    check_schema,
     nullable,
+    read_json,
+    write_json,
 )
 
 SCHEMA = "samdkit/data-check/1"
@@ -94,18 +96,7 @@ def _coverage(f: Fields, doc: dict[str, Any]) -> list[str]:
 
 def validate(doc: Any, where: str) -> dict[str, Any]:
     """Check a parsed data-check result; raise UserError naming the first defect, else return it."""
-    f = Fields(where, "data-check result")
-    if not isinstance(doc, dict):
-        raise UserError(
-            f"{where}: malformed data-check result: the top level must be a JSON object"
-        )
-    if "schema" not in doc:
-        raise f.fail("schema", "is missing (not a samdkit data-check result?)")
-    if doc["schema"] != SCHEMA:
-        raise UserError(
-            f"{where}: schema {str(doc['schema'])[:60]!r} is not one this samdkit reads "
-            f"({SCHEMA}): run samdkit check-data again"
-        )
+    f = check_schema(doc, where, "data-check result", (SCHEMA,), "samdkit check-data")
     f.fields(doc, _TOP)
     f.optional(doc, _TOP_LATER)
     validations = f.objects(doc, "validations")
@@ -123,18 +114,10 @@ def validate(doc: Any, where: str) -> dict[str, Any]:
 
 def read(path: str | Path, name: str | None = None) -> dict[str, Any]:
     """Parse and validate a data-check result; `name` is how messages call it (default: the path)."""
-    from samdkit.core import bounded
-
-    path = Path(path)
-    where = name or str(path)
-    if not path.is_file():
-        raise UserError(f"{where}: data-check result not found (run 'samdkit check-data' first)")
-    return validate(bounded.read_json(path, where), where)
+    missing = "data-check result not found (run 'samdkit check-data' first)"
+    return read_json(path, name, validate, missing)
 
 
 def write(path: str | Path, doc: dict[str, Any]) -> Path:
     """Validate, then write atomically as stable JSON (no timestamp: same data, same bytes)."""
-    from samdkit.core import atomic
-
-    validate(doc, str(path))
-    return atomic.write_json(path, doc)
+    return write_json(path, doc, validate)

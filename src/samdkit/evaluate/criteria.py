@@ -46,11 +46,11 @@ class _LineDict(dict):
     key_lines: dict[str, int]
 
 
-class _LineLoader(BoundedSafeLoader):
+class LineLoader(BoundedSafeLoader):
     pass
 
 
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode):
+def _construct_map(loader: LineLoader, node: yaml.MappingNode):
     data = _LineDict()
     data.line = node.start_mark.line + 1
     data.key_lines = {
@@ -60,7 +60,7 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode):
     data.update(loader.construct_mapping(node))
 
 
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
 @dataclass(frozen=True)
@@ -134,18 +134,32 @@ class Requirements:
         )
 
 
-def _fail(path: Path, line: int | None, message: str) -> UserError:
+def error_at(path: Path | str, line: int | None, message: str) -> UserError:
+    """A one-line error at `path:line` (the line omitted when unknown)."""
     where = f"{path}:{line}" if line else str(path)
     return UserError(f"{where}: {message}")
 
 
+def refuse_unknown(
+    path: Path | str, mapping: Any, allowed: set[str], what: str = "unknown key", where: str = ""
+) -> None:
+    """The first key of `mapping` outside `allowed` is bad input at its line: "<what> '<key>'<where> (allowed: ...)"."""
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise error_at(
+            path,
+            line_of(mapping, unknown[0]),
+            f"{what} '{unknown[0]}'{where} (allowed: {', '.join(sorted(allowed))})",
+        )
+
+
 def _require_map(path: Path, value: Any, what: str, line: int | None) -> _LineDict:
     if not isinstance(value, dict):
-        raise _fail(path, line, f"{what} must be a mapping")
+        raise error_at(path, line, f"{what} must be a mapping")
     return value  # type: ignore[return-value]
 
 
-def _line(mapping: Any, key: str | None = None) -> int | None:
+def line_of(mapping: Any, key: str | None = None) -> int | None:
     if isinstance(mapping, _LineDict):
         return mapping.key_lines.get(key, mapping.line) if key else mapping.line
     return None
@@ -160,22 +174,24 @@ def _parse_methods(path: Path, raw: Any) -> Methods:
     for key in raw:
         if key not in known:
             allowed = ", ".join(sorted(known))
-            raise _fail(
-                path, _line(raw, key), f"unknown method setting '{key}' (allowed: {allowed})"
+            raise error_at(
+                path, line_of(raw, key), f"unknown method setting '{key}' (allowed: {allowed})"
             )
     values = {**defaults.__dict__, **raw}
     if values["proportion_ci"] not in PROPORTION_METHODS:
-        raise _fail(
+        raise error_at(
             path,
-            _line(raw, "proportion_ci"),
+            line_of(raw, "proportion_ci"),
             f"proportion_ci must be one of {', '.join(PROPORTION_METHODS)}",
         )
     level = values["confidence_level"]
     if not isinstance(level, float) or not 0.5 < level < 1:
-        raise _fail(path, _line(raw, "confidence_level"), "confidence_level must be in (0.5, 1)")
+        raise error_at(
+            path, line_of(raw, "confidence_level"), "confidence_level must be in (0.5, 1)"
+        )
     for key in ("bootstrap_resamples", "bootstrap_seed", "calibration_bins"):
         if not isinstance(values[key], int) or isinstance(values[key], bool) or values[key] < 1:
-            raise _fail(path, _line(raw, key), f"{key} must be a positive integer")
+            raise error_at(path, line_of(raw, key), f"{key} must be a positive integer")
     return Methods(**values)
 
 
@@ -193,7 +209,7 @@ def _parse_subgroup(path: Path, raw: Any, line: int | None) -> tuple[str | None,
         column, value = (s.strip() for s in raw.split("="))
         if column and value:
             return column, (None if value == "*" else value)
-    raise _fail(
+    raise error_at(
         path,
         line,
         f"subgroup must be 'column=value', 'column=*' (each level) or {{column, value}}, got {raw!r}",
@@ -204,74 +220,69 @@ def _parse_test(path: Path, crit: _LineDict, rid: str) -> tuple[str, str, str, f
     """The test of a criterion: metric, statistic (value or a CI bound), comparator, threshold."""
     metric = crit["metric"]
     if metric not in METRICS:
-        raise _fail(
+        raise error_at(
             path,
-            _line(crit, "metric"),
+            line_of(crit, "metric"),
             f"{rid}: unknown metric '{metric}' (known: {', '.join(METRICS)})",
         )
     statistic = crit.get("statistic", "value")
     if statistic not in STATISTICS:
-        raise _fail(
+        raise error_at(
             path,
-            _line(crit, "statistic"),
+            line_of(crit, "statistic"),
             f"{rid}: statistic must be one of {', '.join(STATISTICS)}, got {statistic!r}",
         )
     if statistic != "value" and METRICS[metric][0] == "plain":
-        raise _fail(path, _line(crit, "statistic"), f"{rid}: {metric} has no confidence interval")
+        raise error_at(
+            path, line_of(crit, "statistic"), f"{rid}: {metric} has no confidence interval"
+        )
     comparator = crit["comparator"]
     if comparator not in COMPARATORS:
-        raise _fail(
+        raise error_at(
             path,
-            _line(crit, "comparator"),
+            line_of(crit, "comparator"),
             f"{rid}: comparator must be one of {', '.join(COMPARATORS)}, got {comparator!r}",
         )
     threshold = crit["threshold"]
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise _fail(path, _line(crit, "threshold"), f"{rid}: threshold must be a number")
+        raise error_at(path, line_of(crit, "threshold"), f"{rid}: threshold must be a number")
     return metric, statistic, comparator, threshold
 
 
-def _parse_criterion(path: Path, raw: Any, index: int, seen: set[str]) -> Criterion:
+def parse_criterion(path: Path, raw: Any, index: int, seen: set[str]) -> Criterion:
     crit = _require_map(path, raw, f"requirements[{index}]", None)
-    line = _line(crit)
-    unknown = set(crit) - CRITERION_KEYS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _fail(
-            path,
-            _line(crit, key),
-            f"unknown key '{key}' in a requirement (allowed: {', '.join(sorted(CRITERION_KEYS))})",
-        )
+    line = line_of(crit)
+    refuse_unknown(path, crit, CRITERION_KEYS, where=" in a requirement")
     for key in ("id", "metric", "comparator", "threshold"):
         if key not in crit:
-            raise _fail(path, line, f"requirement is missing '{key}'")
+            raise error_at(path, line, f"requirement is missing '{key}'")
     rid = crit["id"]
     if not isinstance(rid, str) or not rid.strip():
-        raise _fail(path, _line(crit, "id"), "id must be a non-empty string")
+        raise error_at(path, line_of(crit, "id"), "id must be a non-empty string")
     if rid in seen:
-        raise _fail(path, _line(crit, "id"), f"duplicate requirement id '{rid}'")
+        raise error_at(path, line_of(crit, "id"), f"duplicate requirement id '{rid}'")
     seen.add(rid)
     metric, statistic, comparator, threshold = _parse_test(path, crit, rid)
-    column, value = _parse_subgroup(path, crit.get("subgroup"), _line(crit, "subgroup"))
+    column, value = _parse_subgroup(path, crit.get("subgroup"), line_of(crit, "subgroup"))
     risks = crit.get("risks") or []
     if isinstance(risks, str):
         risks = [risks]
     if not isinstance(risks, list) or not all(isinstance(r, str) for r in risks):
-        raise _fail(path, _line(crit, "risks"), f"{rid}: risks must be a list of risk ids")
+        raise error_at(path, line_of(crit, "risks"), f"{rid}: risks must be a list of risk ids")
     need = crit.get("need")
     text = crit.get("text")
     min_n = crit.get("min_n")
     if min_n is not None and (isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1):
-        raise _fail(path, _line(crit, "min_n"), f"{rid}: min_n must be a positive integer")
+        raise error_at(path, line_of(crit, "min_n"), f"{rid}: min_n must be a positive integer")
     if min_n is not None and column is None:
-        raise _fail(path, _line(crit, "min_n"), f"{rid}: min_n needs a subgroup")
+        raise error_at(path, line_of(crit, "min_n"), f"{rid}: min_n needs a subgroup")
     class_name = crit.get("class")
     if class_name is not None and (
         isinstance(class_name, bool)
         or not isinstance(class_name, str | int)
         or not str(class_name).strip()
     ):
-        raise _fail(path, _line(crit, "class"), f"{rid}: class must be one class label")
+        raise error_at(path, line_of(crit, "class"), f"{rid}: class must be one class label")
     return Criterion(
         id=rid,
         metric=metric,
@@ -295,54 +306,57 @@ def load(path: str | Path) -> Requirements:
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _fail(path, mark.line + 1 if mark else None, f"malformed YAML: {problem}") from None
+        raise error_at(
+            path, mark.line + 1 if mark else None, f"malformed YAML: {problem}"
+        ) from None
     data = _require_map(path, data, "the top level", 1)
-    unknown = set(data) - TOP_KEYS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _fail(
-            path,
-            _line(data, key),
-            f"unknown top-level key '{key}' (allowed: {', '.join(sorted(TOP_KEYS))})",
-        )
+    refuse_unknown(path, data, TOP_KEYS, "unknown top-level key")
     req = Requirements(path=path, methods=_parse_methods(path, data.get("methods")))
     needs_key = "user_needs" if "user_needs" in data else "needs"
     needs = data.get(needs_key) or []
     if not isinstance(needs, list):
-        raise _fail(path, _line(data, needs_key), f"{needs_key} must be a list of {{id, text}}")
+        raise error_at(
+            path, line_of(data, needs_key), f"{needs_key} must be a list of {{id, text}}"
+        )
     for item in needs:
         if not isinstance(item, dict) or "id" not in item:
-            raise _fail(
-                path, _line(item) or _line(data, "needs"), "each need needs an id and a text"
+            raise error_at(
+                path, line_of(item) or line_of(data, "needs"), "each need needs an id and a text"
             )
         req.needs[str(item["id"])] = str(item.get("text", ""))
     groups = data.get("subgroups") or []
     if not isinstance(groups, list):
-        raise _fail(path, _line(data, "subgroups"), "subgroups must be a list of {column, min_n}")
+        raise error_at(
+            path, line_of(data, "subgroups"), "subgroups must be a list of {column, min_n}"
+        )
     for item in groups:
         if not isinstance(item, dict) or not isinstance(item.get("column"), str):
-            raise _fail(
-                path, _line(item) or _line(data, "subgroups"), "each subgroup needs a column"
+            raise error_at(
+                path, line_of(item) or line_of(data, "subgroups"), "each subgroup needs a column"
             )
         min_n = item.get("min_n", DEFAULT_MIN_N)
         if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
-            raise _fail(path, _line(item, "min_n"), "min_n must be a positive integer")
+            raise error_at(path, line_of(item, "min_n"), "min_n must be a positive integer")
         req.subgroups.append(
             Subgroup(column=item["column"], min_n=min_n, values=_parse_values(path, item))
         )
     req.min_cell = parse_publication(path, data.get("publication"))
     raw_criteria = data.get("requirements")
     if not isinstance(raw_criteria, list) or not raw_criteria:
-        raise _fail(path, _line(data, "requirements") or 1, "requirements must be a non-empty list")
+        raise error_at(
+            path, line_of(data, "requirements") or 1, "requirements must be a non-empty list"
+        )
     seen: set[str] = set()
     for index, raw in enumerate(raw_criteria):
-        crit = _parse_criterion(path, raw, index, seen)
+        crit = parse_criterion(path, raw, index, seen)
         if crit.need and req.needs and crit.need not in req.needs:
-            raise _fail(path, _line(raw, "need"), f"{crit.id}: need '{crit.need}' is not in needs")
+            raise error_at(
+                path, line_of(raw, "need"), f"{crit.id}: need '{crit.need}' is not in needs"
+            )
         req.criteria.append(crit)
         if crit.min_n is not None and crit.subgroup_column:
             known = [g for g in req.subgroups if g.column == crit.subgroup_column]
@@ -355,9 +369,9 @@ def load(path: str | Path) -> Requirements:
     for crit, raw in zip(req.criteria, raw_criteria, strict=True):
         values = next((g.values for g in req.subgroups if g.column == crit.subgroup_column), ())
         if crit.subgroup_value is not None and values and crit.subgroup_value not in values:
-            raise _fail(
+            raise error_at(
                 path,
-                _line(raw, "subgroup"),
+                line_of(raw, "subgroup"),
                 f"{crit.id}: subgroup value is not in the expected values of {crit.subgroup_column}",
             )
     return req
@@ -373,10 +387,10 @@ def _parse_values(path: Path, item: Any) -> tuple[str, ...]:
         or not values
         or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)
     ):
-        raise _fail(path, _line(item, "values"), "values must be a non-empty list of labels")
+        raise error_at(path, line_of(item, "values"), "values must be a non-empty list of labels")
     labels = tuple(str(v) for v in values)
     if len(set(labels)) != len(labels):
-        raise _fail(path, _line(item, "values"), "values lists a label twice")
+        raise error_at(path, line_of(item, "values"), "values lists a label twice")
     return labels
 
 
@@ -387,10 +401,14 @@ def parse_publication(path: Path, raw: Any) -> int:
     raw = _require_map(path, raw, "publication", None)
     unknown = set(raw) - {"min_cell_size"}
     if unknown:
-        raise _fail(path, _line(raw, sorted(unknown)[0]), "publication allows only min_cell_size")
+        raise error_at(
+            path, line_of(raw, sorted(unknown)[0]), "publication allows only min_cell_size"
+        )
     size = raw.get("min_cell_size", DEFAULT_MIN_CELL)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise _fail(path, _line(raw, "min_cell_size"), "min_cell_size must be a positive integer")
+        raise error_at(
+            path, line_of(raw, "min_cell_size"), "min_cell_size must be a positive integer"
+        )
     return size
 
 

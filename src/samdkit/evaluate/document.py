@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from samdkit.core.errors import UserError
 from samdkit.core.fields import (
     BOOL,
     COUNT,
@@ -23,9 +22,12 @@ from samdkit.core.fields import (
     TEXTS,
     Fields,
     Kind,
+    check_schema,
     either,
     nullable,
     one_of,
+    read_json,
+    write_json,
 )
 
 SCHEMA_BINARY = "samdkit/evaluation/v1"
@@ -220,16 +222,7 @@ def _outcome(f: Fields, doc: dict[str, Any]) -> list[str] | None:
 
 def validate(doc: Any, where: str) -> dict[str, Any]:
     """Check a parsed evaluation document; raise UserError naming the first defect, else return it."""
-    f = Fields(where, "evaluation")
-    if not isinstance(doc, dict):
-        raise UserError(f"{where}: malformed evaluation: the top level must be a JSON object")
-    if "schema" not in doc:
-        raise f.fail("schema", "is missing (not a samdkit evaluation?)")
-    if doc["schema"] not in SCHEMAS:
-        raise UserError(
-            f"{where}: schema {str(doc['schema'])[:60]!r} is not one this samdkit reads "
-            f"({', '.join(SCHEMAS)}): run samdkit evaluate again"
-        )
+    f = check_schema(doc, where, "evaluation", SCHEMAS, "samdkit evaluate")
     _header(f, doc)
     classes = _outcome(f, doc)
     if classes is None:
@@ -243,18 +236,9 @@ def validate(doc: Any, where: str) -> dict[str, Any]:
 
 def read(path: str | Path, name: str | None = None) -> dict[str, Any]:
     """Parse and validate an evaluation file; `name` is how messages call it (default: the path)."""
-    from samdkit.core import bounded
-
-    path = Path(path)
-    where = name or str(path)
-    if not path.is_file():
-        raise UserError(f"{where}: evaluation not found (run 'samdkit evaluate' first)")
-    return validate(bounded.read_json(path, where), where)
+    return read_json(path, name, validate, "evaluation not found (run 'samdkit evaluate' first)")
 
 
 def write(path: str | Path, doc: dict[str, Any]) -> Path:
     """Validate, then write atomically as stable JSON (sorted keys, 2-space indent): same data, same bytes."""
-    from samdkit.core import atomic
-
-    validate(doc, str(path))
-    return atomic.write_json(path, doc)
+    return write_json(path, doc, validate)

@@ -1,7 +1,7 @@
 """compliance/pccp.yaml: a predetermined change control plan (FDA PCCP final guidance, December 2024).
 
 The plan's acceptance criteria use the grammar of compliance/requirements.yaml and are judged on the current
-model's evaluation by the same engine (samdkit.evaluation.evaluate_criteria), so a retrained model is held to
+model's evaluation by the same engine (samdkit.evaluate.criteria.evaluate_criteria), so a retrained model is held to
 the criteria that were set before it existed. Any structural problem is one line naming the file and line.
 """
 
@@ -11,20 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from samdkit.core import bounded
-from samdkit.core.errors import UserError
+from samdkit.evaluate.criteria import error_at as _fail
+from samdkit.evaluate.criteria import line_of as _line
 
 TOP_KEYS = {"version", "planned_modifications", "modification_protocol", "impact_assessment"}
 PROTOCOL_KEYS = {"data", "retraining", "performance_evaluation", "update_procedure"}
-
-
-def _line(mapping: Any, key: str | None = None) -> int | None:
-    if key is None:
-        return getattr(mapping, "line", None)
-    return (getattr(mapping, "key_lines", {}) or {}).get(key) or getattr(mapping, "line", None)
-
-
-def _fail(rel: str, line: int | None, message: str) -> UserError:
-    return UserError(f"{rel}{f':{line}' if line else ''}: {message}")
 
 
 def _text(rel: str, mapping: Any, key: str, where: str) -> Any:
@@ -68,16 +59,10 @@ def load(path: Path, rel: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     text = bounded.read_text(path, bounded.MAX_YAML_BYTES, rel)
-    data = bounded.yaml_text(text, rel, loader=criteria._LineLoader)
+    data = bounded.yaml_text(text, rel, loader=criteria.LineLoader)
     if not isinstance(data, dict):
         raise _fail(rel, 1, "the top level must be a mapping")
-    unknown = sorted(set(data) - TOP_KEYS)
-    if unknown:
-        raise _fail(
-            rel,
-            _line(data, unknown[0]),
-            f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(TOP_KEYS))})",
-        )
+    criteria.refuse_unknown(rel, data, TOP_KEYS)
     mods = _modifications(rel, data)
     protocol = data.get("modification_protocol")
     if not isinstance(protocol, dict):
@@ -86,13 +71,7 @@ def load(path: Path, rel: str) -> dict[str, Any] | None:
             _line(data, "modification_protocol") or 1,
             "modification_protocol must be a mapping of data, retraining, performance_evaluation",
         )
-    unknown = sorted(set(protocol) - PROTOCOL_KEYS)
-    if unknown:
-        raise _fail(
-            rel,
-            _line(protocol, unknown[0]),
-            f"unknown key '{unknown[0]}' in modification_protocol (allowed: {', '.join(sorted(PROTOCOL_KEYS))})",
-        )
+    criteria.refuse_unknown(rel, protocol, PROTOCOL_KEYS, where=" in modification_protocol")
     for key in ("data", "retraining"):
         _text(rel, protocol, key, "modification_protocol.")
     evaluation = protocol.get("performance_evaluation")
@@ -104,7 +83,7 @@ def load(path: Path, rel: str) -> dict[str, Any] | None:
             "modification_protocol.performance_evaluation.acceptance_criteria must be a non-empty list (grammar of requirements.yaml)",
         )
     seen: set[str] = set()
-    parsed = [criteria._parse_criterion(Path(rel), c, i, seen) for i, c in enumerate(raw)]
+    parsed = [criteria.parse_criterion(Path(rel), c, i, seen) for i, c in enumerate(raw)]
     impact = _text(rel, data, "impact_assessment", "")
     return {
         "path": rel,
