@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,10 @@ from samdkit.release import report_digests as rd
 from tests.test_signing import CARD, MODEL_FILE, REPORT, make_project, pdfsig, pins, samdkit
 
 HEX = "ab" * 32
+POPPLER = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("pdfsig", "pdftotext", "pdfdetach")),
+    reason="poppler-utils needed",
+)
 OTHER = "cd" * 32
 
 
@@ -271,6 +276,7 @@ def verified(cases) -> tuple[int, list[str]]:
     return done.returncode, done.stdout.splitlines()
 
 
+@POPPLER
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_verify_reads_only_the_named_attachment_strictly(verified, case):
     code, lines = verified
@@ -283,6 +289,7 @@ def test_verify_reads_only_the_named_attachment_strictly(verified, case):
         assert not any(ln.startswith("ERROR") for ln in mine), mine
 
 
+@POPPLER
 def test_malformed_attachment_is_a_fail_naming_the_field_not_a_crash(verified):
     _, lines = verified
     line = next(ln for ln in lines if "case-dotdot.pdf  [report-digests]" in ln)
@@ -292,12 +299,29 @@ def test_malformed_attachment_is_a_fail_naming_the_field_not_a_crash(verified):
     )
 
 
-def test_case_pdfs_still_validate_in_pdfsig(cases):
+@POPPLER
+def test_case_pdfs_are_what_poppler_sees_signed_and_attached(cases):
+    """pdfsig: each attacker PDF is validly signed (the digests check is what refuses it); pdfdetach
+    lists the attachments verify judged (independent of pyHanko's name-tree reading)."""
     for case in ("good", "lookalike", "twice"):
         out = pdfsig(cases / f"reports/case-{case}.pdf")
         assert "Signature is Valid" in out and "Total document signed" in out, out
 
+    def attached(case: str) -> list[str]:
+        done = subprocess.run(
+            ["pdfdetach", "-list", str(cases / f"reports/case-{case}.pdf")],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return sorted(line.split(": ", 1)[1] for line in done.stdout.splitlines()[1:])
 
+    assert attached("good") == [rd.ATTACHMENT]
+    assert attached("lookalike") == ["digests.json"]
+    assert attached("uppercase") == ["EVIDENCE-DIGESTS.JSON"]
+    assert attached("twice") == [rd.ATTACHMENT, rd.ATTACHMENT]
+    assert attached("injson") == []
+
+
+@POPPLER
 def test_manifest_with_a_wrong_type_fails_verify_naming_the_field(cases, tmp_path):
     root = tmp_path / "proj"
     shutil.copytree(cases, root)
@@ -359,6 +383,7 @@ def unsigned_copy(tmp_path) -> tuple[Path, Path]:
     return root, outside
 
 
+@POPPLER
 def test_genuine_report_and_card_pass_their_digest_checks(verified):
     """The report of tests/test_signing.py carries a v1 attachment written by report_digests.dumps;
     the card has none and prints the model's digest (the strict text fallback)."""
