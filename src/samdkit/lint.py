@@ -329,6 +329,6 @@ def run(args: argparse.Namespace) -> int:
         outputs={"findings": str(len(findings))},
     )
     if args.output:
-        atomic.write_text(args.output, render_result(result, "json") + "\n")
+        atomic.write_json(args.output, result.to_json())
     print(render_result(result, args.format))
     return 0 if result.passed else 1

@@ -114,7 +114,10 @@ def render_result(result: GateResult, fmt: str, *, title: str | None = None) -> 
     `title` names the gate in the text verdict line (default `samdkit <gate>`); json always carries `gate`.
     """
     if fmt == "json":
-        return json.dumps(result.to_json(), indent=2, sort_keys=True)
+        # the one stable JSON text (what write_json writes)
+        from samdkit.core.atomic import dumps_json
+
+        return dumps_json(result.to_json()).removesuffix("\n")
     if fmt == "github":
         lines = [github_annotation(f) for f in result.findings]
     else:
