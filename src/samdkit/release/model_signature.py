@@ -3,7 +3,7 @@
 `samdkit sign` signs the model folder (`models/model`) with the key and certificate that sign the PDFs
 and writes the Sigstore bundle next to it (`models/model.sig`); the release manifest lists it. Offline:
 certificate mode needs no Sigstore, no transparency log, no network. `samdkit verify` checks the bundle
-with the auditor's trust (samdkit.trust), re-hashes the folder through `model-signing`, and compares the
+with the auditor's trust (samdkit.release.trust), re-hashes the folder through `model-signing`, and compares the
 per-file SHA-256 the signature covers with model.lock's `artifact.files`.
 
 model-signing 1.x signs with elliptic-curve keys only (P-256, P-384, P-521). A release key of another

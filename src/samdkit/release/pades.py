@@ -2,8 +2,8 @@
 
 A signature passes when it is intact and cryptographically valid (pyHanko), its own revision changed no
 more than a new signature field (pyHanko's difference analysis, FORM_FILLING at most, DocMDP respected),
-the file obeys the revision policy (samdkit.pdf_revisions), its signer is authenticated under the auditor's
-trust (samdkit.trust), and its visible manifestation (21 CFR 11.50) is on the last page, legible in size,
+the file obeys the revision policy (samdkit.release.revisions), its signer is authenticated under the auditor's
+trust (samdkit.release.trust), and its visible manifestation (21 CFR 11.50) is on the last page, legible in size,
 inside the page, over no other stamp and over none of the document's own text.
 """
 

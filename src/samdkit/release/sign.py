@@ -16,7 +16,7 @@ Later signers: `samdkit sign --add --name "Dr Jane Roe" --meaning approval` appe
 update to each PDF; the earlier revisions stay an exact byte prefix and their signatures stay valid.
 The manifest is not rewritten.
 
-Key material comes from environment variables only (see samdkit.keys); `--demo` uses a throwaway
+Key material comes from environment variables only (see samdkit.release.keys); `--demo` uses a throwaway
 self-signed certificate labelled DEMO. Settings: `[tool.samdkit.sign]` in pyproject.toml.
 """
 

@@ -3,15 +3,15 @@
 Checks, each with its own verdict (docs/signing.md states the policy):
 
 - manifest-signature: release/manifest.json.p7s is an intact CMS signature over the manifest bytes, by
-  an authenticated signer (samdkit.trust) who also signed the PDFs;
+  an authenticated signer (samdkit.release.trust) who also signed the PDFs;
 - manifest-file: every manifested path lies inside the project, symlinks still point where they did,
   every file has the manifested SHA-256; a signed PDF may be longer only when the manifested bytes end
-  at a signed revision and what follows obeys the revision policy (samdkit.pdf_revisions);
+  at a signed revision and what follows obeys the revision policy (samdkit.release.revisions);
 - pdf-signature: every PDF is named in the manifest; each signature is intact, its revision adds only
   a signature, the file obeys the revision policy, the signer is authenticated, the visible
-  manifestation sits on the last page (samdkit.pdf_signatures);
+  manifestation sits on the last page (samdkit.release.pades);
 - report-digests: digests printed inside each PDF match the release files;
-- model-signature: the OpenSSF model signature beside the model folder (samdkit.model_signature).
+- model-signature: the OpenSSF model signature beside the model folder (samdkit.release.model_signature).
 
 Trust comes only from the auditor (--trust, --expect-signer, SAMDKIT_TRUST, SAMDKIT_EXPECT_SIGNER); trust
 settings inside the audited project are reported and ignored. Without any, the verdict is "SIGNER NOT
