@@ -383,6 +383,10 @@ def _verdict(expect: list[str], dotenv: str | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dotenv and not args.verdict:
+        raise UserError("--dotenv goes with --verdict (it writes every recorded gate's verdict)")
+    if (args.render or args.value or args.expose) and not args.expose_from:
+        raise UserError("--expose, --value and --render go with --expose-from FILE")
     if args.expose_from:
         if args.name or args.verdict:
             raise UserError("--expose-from runs alone (no gate NAME, no --verdict)")
