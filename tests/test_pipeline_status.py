@@ -163,6 +163,9 @@ def test_gate_verdict_passes_only_when_every_gate_passed(tmp_path):
     assert gate(tmp_path, "lint", "--", *PY_EXIT, "pass").returncode == 0
     assert gate(tmp_path, "--verdict").returncode == 0
     assert gate(tmp_path, "x").returncode == 2  # a gate without a command is bad input
+    assert gate(tmp_path, "--dotenv", "g.env").returncode == 2  # --dotenv only with --verdict
+    assert gate(tmp_path, "--render", "github").returncode == 2  # only with --expose-from
+    assert not (tmp_path / "g.env").exists()
 
 
 def test_expose_from_writes_step_outputs_from_a_json_result(tmp_path):
