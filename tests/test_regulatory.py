@@ -582,3 +582,17 @@ def test_default_project_passes_strict_once_its_reasons_are_its_own(project_copy
     done = run(["samdkit", "report", "--strict", "--no-pdf"], project_copy, check=False)
     assert done.returncode == 1
     assert "Part11/11.10(k)" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_confusion_item_reads_the_matrix_only_where_the_evaluation_schema_puts_it():
+    """overall.confusion_matrix (samdkit.evaluate.document); a table elsewhere is not guessed at."""
+    check = EVIDENCE["confusion"][2]
+    data = Path(__file__).parent / "data" / "evaluation"
+    for name in ("v1-binary.json", "v2-multiclass.json"):
+        evaluation = json.loads((data / name).read_text(encoding="utf-8"))
+        assert check({"evaluation": evaluation}) is True, name
+        matrix = evaluation["overall"].pop("confusion_matrix")
+        assert check({"evaluation": evaluation}) is False, name
+        evaluation["overall"]["metrics"]["confusion_matrix"] = matrix  # a pre-schema guess
+        assert check({"evaluation": evaluation}) is False, name
+    assert check({"evaluation": None}) is False
