@@ -206,10 +206,16 @@ def _print(job: _Job, ctx: dict[str, Any], digests: dict[Path, str]) -> None:
     """The gaps and the outputs: the gate-result envelope (--format json), annotations or text lines."""
     fmt = job.args.format
     if fmt == "json":
-        from samdkit.core.findings import GateResult, render_result
+        from samdkit.core.findings import Finding, GateResult, Severity, render_result
 
         detail = {"gaps": ctx["gaps"], "outputs": {p.name: d for p, d in digests.items()}}
-        result = GateResult(gate="report", verdict=ctx["verdict"], findings=[], detail=detail)
+        found = [  # each gap also as a finding: actions/report annotates them from this envelope
+            Finding(f"report section {g['section']}", g["message"])
+            if g["blocking"]
+            else Finding(f"report section {g['section']}", g["message"], severity=Severity.WARNING)
+            for g in ctx["gaps"]
+        ]
+        result = GateResult(gate="report", verdict=ctx["verdict"], findings=found, detail=detail)
         print(render_result(result, "json"))
         return
     for gap in ctx["gaps"]:
