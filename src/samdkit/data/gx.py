@@ -505,6 +505,14 @@ def _value_set(series: Any, min_cell: int) -> list[Any] | None:
     return sorted({_plain(v) for v in series.dropna().unique()}, key=lambda v: (str(type(v)), v))
 
 
+def _all_text(series: Any) -> bool:
+    """An object column whose every present value is a str (a CSV column read as written)."""
+    if str(series.dtype) != "object":
+        return False
+    present = series.dropna()
+    return bool(len(present)) and all(isinstance(v, str) for v in present)
+
+
 def _column_expectations(
     series: Any,
     column: str,
@@ -519,15 +527,17 @@ def _column_expectations(
     import great_expectations.expectations as gxe
 
     found: list[Any] = []
-    # text is "str" whatever its dtype (the batch GX sees holds it as objects: object_text)
-    type_name = "str" if _kind(series.dtype) == "text" else gx_type_name(series.dtype)
+    # text is "str" whatever its dtype (the batch GX sees holds it as objects: object_text),
+    # also a CSV's text read as written (objects, each a str; an empty cell missing)
+    text = _kind(series.dtype) == "text" or _all_text(series)
+    type_name = "str" if text else gx_type_name(series.dtype)
     if type_name:
         found.append(gxe.ExpectColumnValuesToBeOfType(column=column, type_=type_name))
     if not series.isna().any():
         found.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
     if is_id:
         return [*found, gxe.ExpectColumnValuesToBeUnique(column=column)]
-    kind = _kind(series.dtype)
+    kind = "text" if text else _kind(series.dtype)
     present = series.dropna()
     distinct = present.nunique()
     # a value set only for a few values that repeat: never a list of identifiers
