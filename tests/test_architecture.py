@@ -32,8 +32,7 @@ ALLOWED_CROSS_PACKAGE: dict[str, str] = {
     "lock.diff": "the model.lock difference the PR comment prints",
     "release.manifest": "the release manifest's one strict reader (verify --rebuild, report)",
     "release.report_digests": "the evidence-digests attachment: report writes it, verify parses it",
-    "release.sign": "the planned signers the report prints (may move to release.layout)",
-    "release.layout": "which files make a release (the report's planned signers and file list)",
+    "release.layout": "the planned signers and the record status line the report prints (sign uses the same)",
     "regulatory": "the regulatory mapping: checklists, CHAI card and PCCP the report lays out",
 }
 # allowed entries whose user is outside src/samdkit (the generated project's code)
