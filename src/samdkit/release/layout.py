@@ -48,6 +48,20 @@ def path_problem(rel: Any) -> str | None:
     return None
 
 
+def shown(text: str) -> str:
+    """Untrusted text (a file name, a certificate subject, a library's message) as one visible line:
+    line breaks, terminal escapes, other control and format characters (bidi overrides, zero-width)
+    written as Python escapes, so a hostile name cannot draw a fake line or hide the verdict."""
+    import unicodedata
+
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
+
+
 def is_sha256(value: Any) -> bool:
     """A SHA-256 as samdkit writes it: 64 lowercase hex digits."""
     return isinstance(value, str) and SHA256_HEX.fullmatch(value) is not None
@@ -76,6 +90,8 @@ def load_json(data: bytes, where: str) -> Any:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"{where}: not JSON ({exc})") from None
+    except RecursionError:  # "[[[[…" a few thousand deep: not ours, and not an internal error
+        raise UserError(f"{where}: not JSON samdkit wrote (nested too deeply)") from None
 
 
 # ---------------------------------------------------------------- planned signers

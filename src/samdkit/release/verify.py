@@ -36,6 +36,7 @@ from samdkit.core.project import Project, load_project
 from samdkit.release import manifest as mf
 from samdkit.release import report_digests as rd
 from samdkit.release import trust as tr
+from samdkit.release.layout import shown
 from samdkit.release.revisions import check_revisions
 
 HEX64 = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
@@ -288,6 +289,17 @@ def _named_file(key: Any, spec: Any) -> list[bytes]:
         raise ValueError(f"{rd.ATTACHMENT}: the embedded file cannot be read") from None
 
 
+def _as_signed(data: bytes) -> bytes:
+    """The PDF up to its last signed revision: the digests a signer vouched for, not an attachment
+    swapped in by a later, unsigned update (which the revision policy reports as modified)."""
+    try:
+        revisions = check_revisions(data)
+    except ValueError:
+        return data
+    ends = [revisions.ends[r] for r in revisions.signature_revisions.values()]
+    return data[: max(ends)] if ends else data
+
+
 def _claimed_digests(data: bytes) -> dict[str, str] | None:
     """path → sha256 of the PDF's digests attachment (None: it has none); UserError when malformed."""
     try:
@@ -408,7 +420,7 @@ def check_report_digests(
     """The digests a PDF carries against the files: its `evidence-digests.json` attachment, read
     strictly (malformed: FAIL naming the field); without one, the digests its text prints."""
     try:
-        claimed = _claimed_digests(path.read_bytes())
+        claimed = _claimed_digests(_as_signed(path.read_bytes()))
     except UserError as exc:
         detail = {"status": "malformed"}
         findings.append(
@@ -417,6 +429,9 @@ def check_report_digests(
         return
     if claimed is None:
         findings += _check_printed(path, rel, current, project)
+    elif not claimed:
+        why = f"{rd.ATTACHMENT} names no file: the document's digests were not checked"
+        findings.append(Finding(CHECK, why, file=rel, severity="warning"))
     else:
         findings += _compare(project, rel, claimed, current)
 
@@ -534,8 +549,33 @@ def _ignored_project_trust(project: Project) -> list[Finding]:
     ]
 
 
+def _shown_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, dict):
+        return {shown(str(k)): _shown_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shown_value(v) for v in value]
+    return value
+
+
+def _shown_finding(f: Finding) -> Finding:
+    return Finding(
+        check=f.check,
+        message=shown(f.message),
+        file=shown(f.file) if f.file is not None else None,
+        line=f.line,
+        severity=f.severity,
+        detail=_shown_value(f.detail),
+    )
+
+
 def _render(findings: list[Finding], fmt: str, policy: tr.TrustPolicy, manifest: str) -> str:
-    """The gate result: FAIL, or SIGNER NOT AUTHENTICATED when that is the only failure."""
+    """The gate result: FAIL, or SIGNER NOT AUTHENTICATED when that is the only failure.
+
+    Every string comes from the release under audit (file names, subjects, library messages): each is
+    made visible (`layout.shown`) before any format prints it."""
+    findings = [_shown_finding(f) for f in findings]
     errors = [f for f in findings if f.severity == Severity.ERROR]
     unauthenticated = [f for f in errors if f.detail.get("status") == "unauthenticated"]
     failed = "SIGNER NOT AUTHENTICATED" if len(unauthenticated) == len(errors) else "FAIL"

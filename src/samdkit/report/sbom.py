@@ -277,7 +277,16 @@ def validate(text: str) -> str | None:
     from cyclonedx.validation.json import JsonStrictValidator
 
     error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
-    return None if error is None else str(error).splitlines()[0][:300]
+    if error is None:
+        return None
+    # the validator's own message quotes the offending value, which came from an input file (a
+    # hand-edited model.lock can put anything there): name where and which rule, never the value
+    detail = getattr(error, "data", None)
+    where = getattr(detail, "json_path", None) or "$"
+    rule = getattr(detail, "validator", None) or "schema"
+    return (
+        f"{where} breaks the schema's '{rule}' rule (value withheld: it comes from an input file)"
+    )
 
 
 def components(data: dict[str, Any]) -> dict[str, Any]:
