@@ -23,7 +23,7 @@ PKG = SRC / "samdkit"
 # imported from another package. Adding an entry is a design decision: say it in docs/architecture.md too.
 ALLOWED_CROSS_PACKAGE: dict[str, str] = {
     "evaluate.document": "the evaluation JSON's one strict, versioned reader/writer (report, comment, MLflow)",
-    "evaluate.criteria": "the acceptance-criteria engine, reused by regulatory/pccp for the PCCP's criteria",
+    "evaluate.criteria": "the acceptance-criteria engine (regulatory/pccp) and its publication rule (data/drafting)",
     "data.result": "the data-check result's one strict, versioned reader/writer (report, comment)",
     "data.sources": "database URL redaction, so the CI gate result never records a password",
     "lock.schema": "model.lock's one strict, versioned reader/writer (report, comment, verify, signature)",
