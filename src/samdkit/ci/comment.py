@@ -421,7 +421,7 @@ def post(mode: str, file: Path, pr: str | None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     project = load_project(".")
-    output = Path(args.output) if args.output else project.path("reports") / "pr-comment.md"
+    output = Path(args.output) if args.output else project.path("comment")
     pr = args.pr or os.environ.get("PR_NUMBER") or None
     if args.post_only:
         if not output.is_file():

@@ -34,9 +34,8 @@ from samdkit.core.findings import (
     render_result,
     validate_result,
 )
-from samdkit.core.project import DEFAULT_PATHS
+from samdkit.core.project import load_project
 
-GATES_DIR = Path(DEFAULT_PATHS["gate_results"])
 VERDICTS = ("PASS", "FAIL", "ERROR")
 DOTENV_MAX_BYTES = 5000  # GitLab refuses a dotenv report of 5 KiB or more
 DOTENV_MAX_VALUE = 200
@@ -64,8 +63,13 @@ def slug(name: str) -> str:
     return text
 
 
+def gates_dir(root: Path) -> Path:
+    """The project's gate-results folder (paths table key `gate_results`, after its overrides)."""
+    return load_project(root).path("gate_results")
+
+
 def gate_path(root: Path, name: str) -> Path:
-    return root / GATES_DIR / f"{slug(name)}.json"
+    return gates_dir(root) / f"{slug(name)}.json"
 
 
 def gate_result(
@@ -120,7 +124,7 @@ def write_gate(path: Path, result: GateResult) -> None:
 
 def read_gates(root: Path) -> list[GateResult]:
     """Every gate result under reports/gates/, oldest first (the pipeline's order), read strictly."""
-    folder = root / GATES_DIR
+    folder = gates_dir(root)
     if not folder.is_dir():
         return []
     paths = sorted(folder.glob("*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
