@@ -29,6 +29,10 @@ from samdkit.core.fields import (
     read_json,
     write_json,
 )
+from samdkit.evaluate import metrics as _metrics
+
+# metric id -> (kind, label): what each metric of the document means, for its readers (report, comment)
+METRIC_LABELS: dict[str, tuple[str, str]] = _metrics.METRICS
 
 SCHEMA_BINARY = "samdkit/evaluation/v1"
 SCHEMA_MULTICLASS = "samdkit/evaluation/v2"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from samdkit.core import atomic
 from samdkit.core.errors import UserError
+from samdkit.evaluate.document import METRIC_LABELS
 from samdkit.report import units
 
 if TYPE_CHECKING:
@@ -79,9 +80,7 @@ def environment(project: Project, markdown: bool = False) -> Any:
         **options,
     )
     _filters(env)
-    env.globals["metric_labels"] = __import__(
-        "samdkit.evaluate.metrics", fromlist=["METRICS"]
-    ).METRICS
+    env.globals["metric_labels"] = METRIC_LABELS
     return env
 
 
