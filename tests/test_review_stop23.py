@@ -169,3 +169,22 @@ def test_a_patient_value_in_a_lock_digest_never_reaches_the_report_output(projec
     for fragment in ("Jane", "Doe", "12345678"):
         assert fragment not in done.stdout + done.stderr
     assert {p: p.read_bytes() for p in before} == before  # previous outputs intact
+
+
+def test_megabytes_appended_after_signing_fail_without_being_parsed(release):
+    """pyHanko's reader scans bytes after the last %%EOF one by one in Python: 200 MB of appended
+    zeros took verify 5 minutes and 2 GB. Beyond 1 MiB they fail the file unparsed."""
+    card = release / "reports/model-card.pdf"
+    auditor = pins(release)
+    with open(card, "ab") as handle:
+        handle.write(b"\0" * (3 << 20))
+    done = samdkit(release, "verify", *auditor)
+    assert done.returncode == 1, done.stdout + done.stderr
+    tail = f"{3 << 20} bytes after the last %%EOF belong to no revision (appended after signing)"
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("ERROR   reports/model-card")]
+    assert lines[0].startswith("ERROR   reports/model-card.pdf  [manifest-file] modified:")
+    assert lines[0].endswith(f"; {tail}")
+    assert lines[1:] == [
+        "ERROR   reports/model-card.pdf  [pdf-signature] modified: changed after signing: "
+        f"{tail}; not parsed further"
+    ]
