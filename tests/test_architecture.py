@@ -134,6 +134,28 @@ def _top_level_nodes(tree: ast.Module) -> set[int]:
     return ids
 
 
+def _dynamic_target(node: ast.Call) -> str:
+    """The samdkit module a literal `__import__(...)` / `importlib.import_module(...)` names, else ""."""
+    func = node.func
+    name = (
+        func.id
+        if isinstance(func, ast.Name)
+        else func.attr
+        if isinstance(func, ast.Attribute)
+        else ""
+    )
+    if name not in ("__import__", "import_module") or not node.args:
+        return ""
+    arg = node.args[0]
+    if (
+        isinstance(arg, ast.Constant)
+        and isinstance(arg.value, str)
+        and arg.value.startswith("samdkit")
+    ):
+        return arg.value
+    return ""
+
+
 @functools.cache
 def edges() -> list[Edge]:
     """Every samdkit import of every module, module-level and inside functions."""
@@ -146,6 +168,9 @@ def edges() -> list[Edge]:
                 for alias in node.names:
                     if alias.name.split(".")[0] == "samdkit":
                         out.append(Edge(module.name, alias.name, node.lineno, (), id(node) in top))
+            elif isinstance(node, ast.Call) and _dynamic_target(node):  # __import__("samdkit.x")
+                target = _dynamic_target(node)
+                out.append(Edge(module.name, target, node.lineno, (), id(node) in top))
             elif isinstance(node, ast.ImportFrom):
                 base = _resolve_base(module, node)
                 if base.split(".")[0] != "samdkit":
@@ -649,6 +674,10 @@ def test_detectors_find_what_they_look_for() -> None:
         "    return ' '.join(['git', 'add', *files])  # a command printed for the user, not run\n"
     )
     assert _git_offences(shown) == []
+    hidden = _snippet("import importlib\nm = __import__('samdkit.evaluate.metrics')\n")
+    assert [_dynamic_target(n) for n in ast.walk(hidden.tree) if isinstance(n, ast.Call)] == [
+        "samdkit.evaluate.metrics"
+    ]
     ids = _snippet('"""Reads samdkit/x/v1."""\nS = "samdkit/x/v1"\nM = "not samdkit/x/v1 data"\n')
     assert _schema_ids(ids) == {"samdkit/x/v1": 2}
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
