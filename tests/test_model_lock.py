@@ -421,7 +421,7 @@ def test_against_a_git_ref(project, capsys):
                 .read_text()
                 .replace('"schema_version": 1', '"schema_version": 99')
             ),
-            "unknown lock format version 99",
+            "unknown lock format version (this samdkit reads 1",
         ),
         (lambda root: (root / "model.lock").write_text("[]"), "malformed lock"),
         (lambda root: (root / "model.lock").unlink(), "lock file not found"),

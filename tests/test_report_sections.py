@@ -126,7 +126,7 @@ def _rename_root_digest(lock: dict) -> None:
         (
             "model.lock",
             lambda d: d.update(schema_version=9),
-            "model.lock: unknown lock format version 9",
+            "model.lock: an unknown lock format version (this samdkit reads 1",
         ),
         (
             "reports/evaluation.json",

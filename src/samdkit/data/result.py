@@ -18,6 +18,7 @@ from samdkit.core.fields import (
     COUNT,
     LIST,
     NUMBER,
+    SHA256,
     TABLE,
     TEXT,
     TEXTS,
@@ -38,8 +39,8 @@ _TOP_LATER: dict[str, Kind] = {
     "great_expectations": TEXT,
     "coverage": nullable(TABLE),
 }
-_SUITE: dict[str, Kind] = {"name": TEXT, "path": TEXT, "sha256": TEXT}
-_DATASET: dict[str, Kind] = {"path": TEXT, "sha256": nullable(TEXT), "rows": COUNT}
+_SUITE: dict[str, Kind] = {"name": TEXT, "path": TEXT, "sha256": SHA256}
+_DATASET: dict[str, Kind] = {"path": TEXT, "sha256": nullable(SHA256), "rows": COUNT}
 _DATASET_LATER: dict[str, Kind] = {"columns": COUNT, "read_as": TEXT, "source": TABLE}
 _VALIDATION_LATER: dict[str, Kind] = {
     "engine": TEXT,
@@ -57,25 +58,46 @@ _EXPECTATION: dict[str, Kind] = {
     "unexpected_count": nullable(COUNT),
     "exception": nullable(TEXT),
 }
+_NO_ROWS: Kind = ("null or an empty list (never row values)", lambda v: v is None or v == [])
 _EXPECTATION_LATER: dict[str, Kind] = {
     "missing_count": nullable(COUNT),
     "unexpected_percent": nullable(NUMBER),
     "reason": TEXT,
+    "meta": TABLE,
+    "details": ANY,
+    # an earlier writer's key (samdkit < 0.2): read when null or empty; values would be row values
+    "partial_unexpected_list": _NO_ROWS,
 }
+_SCALAR: Kind = (
+    "a string, number, true, false or null",
+    lambda v: v is None or not isinstance(v, dict | list),
+)
+_NOT_RUN: dict[str, Kind] = {"index": COUNT, "type": TEXT, "exception": nullable(TEXT)}
+_TYPING: dict[str, Kind] = {"as": TEXT, "declared_by": TEXT, "unparsed": COUNT}
+_PARAMETER: dict[str, Kind] = {"dataset": TEXT, "column": TEXT, "values": COUNT}
+_ANY_KEY = ("a string", lambda k: isinstance(k, str))  # column names, file paths: data by design
 
 
 def _validation(f: Fields, validation: dict[str, Any], path: str) -> None:
     """One suite on one dataset: where each came from, its expectations, counts that agree with them."""
-    f.fields(f.field(validation, "suite", TABLE, path), _SUITE, f"{path}.suite")
+    f.exact(f.field(validation, "suite", TABLE, path), _SUITE, f"{path}.suite")
     dataset = f.field(validation, "dataset", TABLE, path)
-    f.fields(dataset, _DATASET, f"{path}.dataset")
-    f.optional(dataset, _DATASET_LATER, f"{path}.dataset")
-    f.fields(validation, _TOP, path)
-    f.optional(validation, _VALIDATION_LATER, path)
+    f.exact(dataset, _DATASET, f"{path}.dataset", _DATASET_LATER)
+    if (
+        "source" in dataset
+    ):  # engine and location; the rest is the engine's settings (names by shape)
+        source = f.keyed(dataset["source"], f"{path}.dataset.source", _SCALAR)
+        f.field(source, "engine", TEXT, f"{path}.dataset.source")
+    later = {**_VALIDATION_LATER, "expectations": LIST, "suite": TABLE, "dataset": TABLE}
+    f.exact(validation, _TOP, path, later)
+    _validation_tables(f, validation, path)
     rows = f.objects(validation, "expectations", path)
     for i, row in enumerate(rows):
-        f.fields(row, _EXPECTATION, f"{path}.expectations[{i}]")
-        f.optional(row, _EXPECTATION_LATER, f"{path}.expectations[{i}]")
+        where = f"{path}.expectations[{i}]"
+        f.exact(row, _EXPECTATION, where, _EXPECTATION_LATER)
+        f.keyed(row["kwargs"], f"{where}.kwargs", ANY, _ANY_KEY)  # as the suite wrote them
+        if "meta" in row:
+            f.keyed(row["meta"], f"{where}.meta", ANY, _ANY_KEY)
     passed = sum(row["success"] for row in rows)
     if (validation["passed"], validation["total"]) != (passed, len(rows)):
         raise f.fail(f"{path}.passed", "does not count the expectations")
@@ -83,22 +105,34 @@ def _validation(f: Fields, validation: dict[str, Any], path: str) -> None:
         raise f.fail(f"{path}.success", "does not agree with the expectations")
 
 
+def _validation_tables(f: Fields, validation: dict[str, Any], path: str) -> None:
+    """not_run rows, typing (keyed by column) and parameters (keyed by parameter name), each strict."""
+    for i, item in enumerate(
+        f.objects(validation, "not_run", path) if "not_run" in validation else []
+    ):
+        f.exact(item, _NOT_RUN, f"{path}.not_run[{i}]")
+    for key, spec in (("typing", _TYPING), ("parameters", _PARAMETER)):
+        if key not in validation:
+            continue
+        table = f.keyed(validation[key], f"{path}.{key}", TABLE, _ANY_KEY)
+        for i, item in enumerate(table.values()):
+            f.exact(item, spec, f"{path}.{key} (entry #{i + 1})")
+
+
 def _coverage(f: Fields, doc: dict[str, Any]) -> list[str]:
     """The pipeline datasets without a suite (none when the result has no coverage)."""
     cover = doc.get("coverage")
     if cover is None:
         return []
-    f.fields(cover, {"datasets": TEXTS, "unchecked": TEXTS, "exempt": TABLE}, "coverage")
-    exempt = cover["exempt"]
-    f.fields(exempt, dict.fromkeys(exempt, TEXT), "coverage.exempt")
+    f.exact(cover, {"datasets": TEXTS, "unchecked": TEXTS, "exempt": TABLE}, "coverage")
+    f.keyed(cover["exempt"], "coverage.exempt", TEXT, _ANY_KEY)  # dataset path -> reason
     return cover["unchecked"]
 
 
 def validate(doc: Any, where: str) -> dict[str, Any]:
     """Check a parsed data-check result; raise UserError naming the first defect, else return it."""
     f = check_schema(doc, where, "data-check result", (SCHEMA,), "samdkit check-data")
-    f.fields(doc, _TOP)
-    f.optional(doc, _TOP_LATER)
+    f.exact(doc, _TOP, "", {**_TOP_LATER, "schema": TEXT, "validations": LIST})
     validations = f.objects(doc, "validations")
     for i, validation in enumerate(validations):
         _validation(f, validation, f"validations[{i}]")

@@ -7,46 +7,89 @@ reading the versions listed in READABLE_VERSIONS.
 from __future__ import annotations
 
 import json
-import math
+import re
 from pathlib import Path
 from typing import Any
 
 from samdkit.core import atomic
 from samdkit.core.errors import UserError
+from samdkit.core.fields import (
+    ANY,
+    BOOL,
+    COUNT,
+    INT,
+    LIST,
+    NUMBER,
+    SHA256,
+    TABLE,
+    TEXT,
+    TEXTS,
+    Fields,
+    Kind,
+    nullable,
+    read_bytes,
+)
 
 SCHEMA_VERSION = 1
 READABLE_VERSIONS = (1,)
 
-# key -> expected JSON type(s); nested tables are checked below.
-_REQUIRED: dict[str, type | tuple[type, ...]] = {
-    "schema_version": int,
-    "created_at": str,
-    "samdkit_version": str,
-    "artifact": dict,
-    "determinism": dict,
-    "data": dict,
-    "threshold": (int, float, type(None)),
-    "params": dict,
-    "git": dict,
-    "environment": dict,
-    "mlflow": dict,
+_DIGESTISH = re.compile(r"[0-9A-Za-z.-]{1,128}\Z")  # DVC's md5 (or a remote's etag / checksum)
+_COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")  # git's SHA-1 or SHA-256 object name
+DVC_DIGEST: Kind = ("a hex digest", lambda v: isinstance(v, str) and bool(_DIGESTISH.match(v)))
+COMMIT: Kind = (
+    "a git commit (40 or 64 lowercase hex digits)",
+    lambda v: isinstance(v, str) and bool(_COMMIT.match(v)),
+)
+_ID: Kind = ("a string, an integer or null", lambda v: v is None or TEXT[1](v) or INT[1](v))
+_ROW_ID: Kind = ("a string or an integer", lambda v: TEXT[1](v) or INT[1](v))
+_NESTED: Kind = (
+    "numbers or lists of numbers",
+    lambda v: NUMBER[1](v) or (isinstance(v, list) and all(_NESTED[1](x) for x in v)),
+)
+_ANY_KEY = ("a string", lambda k: isinstance(k, str))  # params.yaml keys, package and metric names
+
+# every field of the lock, table by table (docs/model-lock.md); `_LATER`: added after the first release
+_REQUIRED: dict[str, Kind] = {
+    "schema_version": INT,
+    "created_at": TEXT,
+    "samdkit_version": TEXT,
+    "artifact": TABLE,
+    "determinism": TABLE,
+    "data": TABLE,
+    "threshold": nullable(NUMBER),
+    "params": TABLE,
+    "git": TABLE,
+    "environment": TABLE,
+    "mlflow": TABLE,
 }
-_ARTIFACT: dict[str, type | tuple[type, ...]] = {
-    "path": str,
-    "algorithm": str,
-    "root_digest": str,
-    "size": int,
-    "files": list,
+_LATER: dict[str, Kind] = {"metrics": nullable(TABLE), "build": TABLE}
+_ARTIFACT: dict[str, Kind] = {
+    "path": TEXT,
+    "algorithm": TEXT,
+    "root_digest": SHA256,
+    "size": COUNT,
+    "files": LIST,
 }
-_DETERMINISM: dict[str, type | tuple[type, ...]] = {
-    "golden": dict,
-    "runs": int,
-    "tolerance": (int, float),
-    "output_sha256": str,
-    "output_shape": list,
-    "row_ids": list,
-    "predictions": list,
+_FILE: dict[str, Kind] = {"path": TEXT, "sha256": SHA256, "size": COUNT}
+_DETERMINISM: dict[str, Kind] = {
+    "golden": TABLE,
+    "runs": INT,
+    "tolerance": NUMBER,
+    "output_sha256": SHA256,
+    "output_shape": LIST,
+    "row_ids": LIST,
+    "predictions": LIST,
 }
+_DETERMINISM_LATER: dict[str, Kind] = {"output_dtype": TEXT}
+_GOLDEN: dict[str, Kind] = {"path": TEXT, "sha256": SHA256, "rows": COUNT}
+_GOLDEN_LATER: dict[str, Kind] = {"size": COUNT, "id_column": nullable(TEXT), "features": TEXTS}
+_DATA: dict[str, Kind] = {"stage": TEXT, "outs": LIST}
+_OUT: dict[str, Kind] = {"path": TEXT, "md5": nullable(DVC_DIGEST)}
+_GIT: dict[str, Kind] = {"commit": nullable(COMMIT), "dirty": nullable(BOOL)}
+_ENVIRONMENT_LATER: dict[str, Kind] = {"implementation": TEXT, "platform": TEXT, "packages": TABLE}
+_MLFLOW: dict[str, Kind] = dict.fromkeys(
+    ("run_id", "experiment_id", "model_name", "model_version", "model_uri"), _ID
+)
 
 
 def dumps(lock: dict[str, Any]) -> str:
@@ -58,52 +101,66 @@ def write(path: str | Path, lock: dict[str, Any]) -> Path:
     return atomic.write_text(path, dumps(lock))
 
 
-def _check_table(where: str, table: dict[str, Any], spec: dict[str, Any], name: str) -> None:
-    for key, kind in spec.items():
-        if key not in table:
-            raise UserError(f"{where}: malformed lock: '{name}{key}' is missing")
-        value = table[key]
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise UserError(f"{where}: malformed lock: '{name}{key}' has the wrong type")
-        if not isinstance(value, kind):
-            raise UserError(f"{where}: malformed lock: '{name}{key}' has the wrong type")
+def _artifact(f: Fields, lock: dict[str, Any]) -> None:
+    artifact = f.exact(lock["artifact"], _ARTIFACT, "artifact")
+    for i, entry in enumerate(f.objects(artifact, "files", "artifact")):
+        f.exact(entry, _FILE, f"artifact.files[{i}]")
+
+
+def _determinism(f: Fields, lock: dict[str, Any]) -> None:
+    det = f.exact(lock["determinism"], _DETERMINISM, "determinism", _DETERMINISM_LATER)
+    f.exact(det["golden"], _GOLDEN, "determinism.golden", _GOLDEN_LATER)
+    if not all(COUNT[1](n) for n in det["output_shape"]):
+        raise f.fail("determinism.output_shape", "must be a list of integers >= 0")
+    if not all(_ROW_ID[1](r) for r in det["row_ids"]):
+        raise f.fail("determinism.row_ids", "must be a list of strings or integers")
+    if not all(_NESTED[1](v) for v in det["predictions"]):
+        raise f.fail("determinism.predictions", "must hold numbers (or lists of numbers)")
+    if det["runs"] < 2:
+        raise f.fail("determinism.runs", "must be at least 2")
+    if det["tolerance"] < 0:
+        raise f.fail("determinism.tolerance", "must be a number >= 0")
+    if len(det["row_ids"]) != len(det["predictions"]):
+        raise f.fail("determinism.row_ids", "and predictions differ in length")
+
+
+def _provenance(f: Fields, lock: dict[str, Any]) -> None:
+    """data, git, environment, mlflow, params, metrics, build: each table strict."""
+    f.exact(lock["data"], _DATA, "data", {"source": TEXT})
+    for i, out in enumerate(f.objects(lock["data"], "outs", "data")):
+        f.exact(out, _OUT, f"data.outs[{i}]")
+    f.exact(lock["git"], _GIT, "git")
+    env = f.exact(lock["environment"], {"python": TEXT}, "environment", _ENVIRONMENT_LATER)
+    if "packages" in env:  # package name -> installed version (null: not installed)
+        f.keyed(env["packages"], "environment.packages", nullable(TEXT), _ANY_KEY)
+    f.exact(lock["mlflow"], {}, "mlflow", _MLFLOW)
+    f.keyed(lock["params"], "params", ANY, _ANY_KEY)  # params.yaml as written: data by design
+    if lock.get("metrics") is not None:  # dotted metric path -> number
+        f.keyed(lock["metrics"], "metrics", NUMBER, _ANY_KEY)
+    if "build" in lock:
+        f.exact(lock["build"], {}, "build", {"source_date_epoch": nullable(INT)})
 
 
 def validate(lock: Any, where: str) -> dict[str, Any]:
-    """Check the structure of a parsed lock; raise UserError naming the first defect."""
+    """Check the structure of a parsed lock, every field of every table; raise UserError naming the first defect."""
     if not isinstance(lock, dict):
         raise UserError(f"{where}: malformed lock: the top level must be a JSON object")
-    version = lock.get("schema_version")
     if "schema_version" not in lock:
         raise UserError(f"{where}: malformed lock: 'schema_version' is missing")
-    if version not in READABLE_VERSIONS or isinstance(version, bool):
+    version = lock["schema_version"]
+    if version not in READABLE_VERSIONS or isinstance(
+        version, bool
+    ):  # never quoted: text from the file
         readable = ", ".join(str(v) for v in READABLE_VERSIONS)
         raise UserError(
-            f"{where}: unknown lock format version {version!r} (this samdkit reads {readable}; "
+            f"{where}: an unknown lock format version (this samdkit reads {readable}; "
             "upgrade samdkit or re-run 'samdkit lock')"
         )
-    _check_table(where, lock, _REQUIRED, "")
-    _check_table(where, lock["artifact"], _ARTIFACT, "artifact.")
-    _check_table(where, lock["determinism"], _DETERMINISM, "determinism.")
-    for i, entry in enumerate(lock["artifact"]["files"]):
-        if not (
-            isinstance(entry, dict)
-            and isinstance(entry.get("path"), str)
-            and isinstance(entry.get("sha256"), str)
-            and isinstance(entry.get("size"), int)
-        ):
-            raise UserError(
-                f"{where}: malformed lock: artifact.files[{i}] needs path, sha256, size"
-            )
-    det = lock["determinism"]
-    if det["runs"] < 2:
-        raise UserError(f"{where}: malformed lock: determinism.runs must be at least 2")
-    if not math.isfinite(det["tolerance"]) or det["tolerance"] < 0:
-        raise UserError(f"{where}: malformed lock: determinism.tolerance must be a number >= 0")
-    if len(det["row_ids"]) != len(det["predictions"]):
-        raise UserError(
-            f"{where}: malformed lock: determinism.row_ids and predictions differ in length"
-        )
+    f = Fields(where, "lock")
+    f.exact(lock, _REQUIRED, "", _LATER)
+    _artifact(f, lock)
+    _determinism(f, lock)
+    _provenance(f, lock)
     return lock
 
 
@@ -128,8 +185,9 @@ def read(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: lock file not found (run 'samdkit lock' first)")
+    data = read_bytes(path, str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")  # strict: invalid bytes are refused, never replaced
     except UnicodeDecodeError:
         raise UserError(f"{path}: malformed lock: not UTF-8 text") from None
     return parse(text, str(path))
