@@ -111,13 +111,18 @@ def json_text(text: str | bytes, name: str) -> Any:
         raise UserError(f"{name}: unreadable JSON: {first}") from None
 
 
-def read_text(path: Path, limit: int, name: str | None = None) -> str:
-    """A file's text, refusing it before reading when it is larger than `limit` bytes."""
+def read_text(path: Path, limit: int, name: str | None = None, errors: str = "replace") -> str:
+    """A file's text, refusing it before reading when it is larger than `limit` bytes.
+
+    errors="strict": invalid UTF-8 is bad input (JSON evidence), never read with replacement characters.
+    """
     name = name or str(path)
     try:
         if path.stat().st_size > limit:
             raise UserError(f"{name}: larger than {limit // (1024 * 1024)} MiB; refused")
-        return path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors=errors)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{name}: not UTF-8 text (invalid byte at offset {exc.start})") from None
     except OSError as exc:
         raise UserError(f"{name}: unreadable ({exc.strerror or type(exc).__name__})") from None
 
@@ -127,4 +132,5 @@ def read_yaml(path: Path, name: str | None = None) -> Any:
 
 
 def read_json(path: Path, name: str | None = None) -> Any:
-    return json_text(read_text(path, MAX_JSON_BYTES, name), name or str(path))
+    """JSON is UTF-8 (RFC 8259): invalid bytes are refused, not replaced."""
+    return json_text(read_text(path, MAX_JSON_BYTES, name, errors="strict"), name or str(path))
