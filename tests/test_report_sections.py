@@ -136,7 +136,7 @@ def _rename_root_digest(lock: dict) -> None:
         (
             "reports/evaluation.json",
             lambda d: d.update(schema="samdkit/evaluation/v9"),
-            "samdkit/evaluation/v9",
+            "an unknown schema (this samdkit reads samdkit/evaluation/v1",
         ),
         (
             "reports/data-check.json",

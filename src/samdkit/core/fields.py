@@ -1,8 +1,10 @@
 """Field checks for samdkit's own JSON evidence files: one line naming the dotted field, exit 2.
 
-The strict readers (samdkit.evaluate.document, samdkit.data.result) describe their documents with these
-kinds, so a foreign or hand-edited file is a UserError naming e.g. 'overall.metrics.auroc.value', never
-a KeyError.
+The strict readers (samdkit.evaluate.document, samdkit.data.result, samdkit.lock.schema) describe their
+documents with these kinds, so a foreign or hand-edited file is a UserError naming e.g.
+'overall.metrics.auroc.value', never a KeyError. Tables are closed (`Fields.exact`: an undeclared field is
+refused); tables keyed by data by design (`Fields.keyed`) have their keys checked by shape. No message
+quotes a value from the file, and files are strict UTF-8.
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def either(*kinds: Kind) -> Kind:
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 
 # 64 lowercase hex digits: every SHA-256 samdkit writes (hashlib's hexdigest)
-SHA256: Kind = ("64 lowercase hex digits", lambda v: isinstance(v, str) and bool(_SHA256.match(v)))
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+SHA256: Kind = ("64 lowercase hex digits", lambda v: isinstance(v, str) and bool(_SHA256.match(v)))
 
 
 def plain_name(key: Any) -> bool:
