@@ -109,7 +109,9 @@ def _artifact(f: Fields, lock: dict[str, Any]) -> None:
 
 def _determinism(f: Fields, lock: dict[str, Any]) -> None:
     det = f.exact(lock["determinism"], _DETERMINISM, "determinism", _DETERMINISM_LATER)
-    f.exact(det["golden"], _GOLDEN, "determinism.golden", _GOLDEN_LATER)
+    f.exact(
+        det["golden"], {}, "determinism.golden", {**_GOLDEN, **_GOLDEN_LATER}
+    )  # checked when present
     if not all(COUNT[1](n) for n in det["output_shape"]):
         raise f.fail("determinism.output_shape", "must be a list of integers >= 0")
     if not all(_ROW_ID[1](r) for r in det["row_ids"]):
@@ -126,11 +128,14 @@ def _determinism(f: Fields, lock: dict[str, Any]) -> None:
 
 def _provenance(f: Fields, lock: dict[str, Any]) -> None:
     """data, git, environment, mlflow, params, metrics, build: each table strict."""
-    f.exact(lock["data"], _DATA, "data", {"source": TEXT})
-    for i, out in enumerate(f.objects(lock["data"], "outs", "data")):
+    # the tables' own fields were never required (a lock outside git or DVC): checked when present
+    f.exact(lock["data"], {}, "data", {**_DATA, "source": TEXT})
+    for i, out in enumerate(
+        f.objects(lock["data"], "outs", "data") if "outs" in lock["data"] else []
+    ):
         f.exact(out, _OUT, f"data.outs[{i}]")
-    f.exact(lock["git"], _GIT, "git")
-    env = f.exact(lock["environment"], {"python": TEXT}, "environment", _ENVIRONMENT_LATER)
+    f.exact(lock["git"], {}, "git", _GIT)
+    env = f.exact(lock["environment"], {}, "environment", {"python": TEXT, **_ENVIRONMENT_LATER})
     if "packages" in env:  # package name -> installed version (null: not installed)
         f.keyed(env["packages"], "environment.packages", nullable(TEXT), _ANY_KEY)
     f.exact(lock["mlflow"], {}, "mlflow", _MLFLOW)
