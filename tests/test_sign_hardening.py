@@ -605,7 +605,7 @@ def test_no_page_says_unsigned_and_section_15_lists_the_planned_signers(rendered
     """Issue 12 example: every page said "UNSIGNED DRAFT" and section 15 was empty after signing."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    from samdkit.release.sign import RECORD_STATUS
+    from samdkit.release.layout import RECORD_STATUS
 
     root = tmp_path / "proj"
     shutil.copytree(rendered, root)
