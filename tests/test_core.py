@@ -124,6 +124,42 @@ def test_rel_resolve_false_keeps_the_symlink(tmp_path: Path) -> None:
     assert project.rel(root / "link.pdf", resolve=False) == "link.pdf"
 
 
+def test_shown_is_the_project_path_else_the_path_as_given(tmp_path: Path) -> None:
+    from samdkit.core.project import shown_path
+
+    project = Project(root=tmp_path, settings={})
+    assert project.shown(tmp_path / "reports" / "x.json") == "reports/x.json"
+    assert project.shown("reports/../x.json") == "x.json"
+    outside = tmp_path.parent / "elsewhere.txt"
+    assert project.shown(outside) == outside.as_posix()  # outside: as given, not None
+    assert project.shown(tmp_path / ".." / "e.txt") == (tmp_path / ".." / "e.txt").as_posix()
+    assert shown_path(tmp_path, tmp_path / "a" / "b.csv") == "a/b.csv"  # the same rule from a root
+
+
+def test_shown_resolve_false_names_the_link(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "target.pdf").write_bytes(b"%PDF")
+    (root / "link.pdf").symlink_to(outside / "target.pdf")
+    project = Project(root=root, settings={})
+    assert project.shown(root / "link.pdf", resolve=False) == "link.pdf"
+    assert project.shown(root / "link.pdf") == (root / "link.pdf").as_posix()
+
+
+def test_no_copy_of_the_relative_path_rule_is_left() -> None:
+    """Every "relative to the root, else as given" goes through core.project (relative/shown_path)."""
+    src = Path(__file__).resolve().parents[1] / "src" / "samdkit"
+    copies = {
+        p.relative_to(src).as_posix()
+        for p in src.rglob("*.py")
+        if "def _rel(" in (text := p.read_text(encoding="utf-8"))
+        or "def rel(path" in text
+        or "def project_relative(" in text
+    }
+    assert copies == set()
+
+
 def test_paths_table_has_every_evidence_file_and_overrides_apply(tmp_path: Path) -> None:
     for key in ("manifest", "rebuild", "model_signature", "gate_results", "comment", "report_pdf"):
         assert key in DEFAULT_PATHS

@@ -115,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_verify_rebuild(ns, runner)
         return int(runner(ns) or 0)
     except UserError as exc:
-        print(f"samdkit {name}: error: {exc}", file=sys.stderr)
+        from samdkit.core.escape import terminal
+
+        # the message names files, columns and keys from the project: one visible line, whatever they hold
+        print(f"samdkit {name}: error: {terminal(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"samdkit {name}: interrupted", file=sys.stderr)

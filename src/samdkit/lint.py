@@ -49,7 +49,7 @@ from samdkit.core import atomic
 from samdkit.core.errors import UserError
 from samdkit.core.findings import Finding, GateResult, Severity, render_result, verdict_of
 from samdkit.core.options import add_format_option
-from samdkit.core.project import load_project
+from samdkit.core.project import load_project, shown_path
 
 DEFAULT_PYNBLINT_COMMAND = ["uvx", "--from", "pynblint==0.1.6", "--with", "click<8.2", "pynblint"]
 DEFAULT_NOTEBOOK_IGNORE = ["non-executed-notebook", "non-executed-cells"]
@@ -90,13 +90,6 @@ def _settings(root: Path) -> dict[str, Any]:
     return settings
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def find_notebooks(paths: list[Path], root: Path, exclude: list[str]) -> list[Path]:
     """Notebooks under paths, skipping hidden folders (.git, .venv, ...) and excluded globs."""
     found: set[Path] = set()
@@ -111,7 +104,7 @@ def find_notebooks(paths: list[Path], root: Path, exclude: list[str]) -> list[Pa
             )
             found.update((Path(dirpath) / f).resolve() for f in filenames if f.endswith(".ipynb"))
     return sorted(
-        nb for nb in found if not any(fnmatch.fnmatch(_rel(nb, root), pat) for pat in exclude)
+        nb for nb in found if not any(fnmatch.fnmatch(shown_path(root, nb), pat) for pat in exclude)
     )
 
 
@@ -149,7 +142,7 @@ def skipped_findings(skipped: list[tuple[Path, str]], root: Path) -> list[Findin
         Finding(
             check=f"samdkit/{SKIPPED_RULE}",
             message=f"skipped: its language is {language}, and ruff and pynblint lint Python only",
-            file=_rel(notebook, root),
+            file=shown_path(root, notebook),
             severity="notice",
             detail={"tool": "samdkit", "rule": SKIPPED_RULE, "language": language},
         )
@@ -168,7 +161,7 @@ def run_ruff(paths: list[Path], root: Path, skip: list[Path] | None = None) -> l
         command = ["ruff"]
     command += ["check", "--output-format", "json", "--force-exclude"]
     for notebook in skip or []:
-        command += ["--extend-exclude", _rel(notebook, root)]
+        command += ["--extend-exclude", shown_path(root, notebook)]
     command += [*map(str, paths)]
     proc = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 1):
@@ -180,7 +173,7 @@ def run_ruff(paths: list[Path], root: Path, skip: list[Path] | None = None) -> l
         row = (item.get("location") or {}).get("row")
         fix = (item.get("fix") or {}).get("message")
         message = item["message"] + (f" (fix: {fix})" if fix else "")
-        file = _rel(Path(item["filename"]), root)
+        file = shown_path(root, Path(item["filename"]))
         line: int | None = row
         if item.get("cell") is not None:
             message = f"cell {item['cell']}, line {row}: {message}"
@@ -227,7 +220,9 @@ def _pynblint_one(
             )
         if not out.is_file():
             tail = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()[-1]
-            raise RuntimeError(f"pynblint produced no result for {_rel(notebook, root)}: {tail}")
+            raise RuntimeError(
+                f"pynblint produced no result for {shown_path(root, notebook)}: {tail}"
+            )
         result = json.loads(out.read_text(encoding="utf-8"))
     findings = []
     for lint in result.get("lints", []):
@@ -241,7 +236,7 @@ def _pynblint_one(
             Finding(
                 check=f"pynblint/{lint['slug']}",
                 message=f"{where}{lint['description']} Fix: {lint['recommendation']}",
-                file=_rel(notebook, root),
+                file=shown_path(root, notebook),
                 detail={"tool": "pynblint", "rule": lint["slug"], "cells": cells},
             )
         )
@@ -281,7 +276,7 @@ def check_outputs_stripped(notebooks: list[Path], root: Path) -> list[Finding]:
                     check=f"samdkit/{OUTPUTS_RULE}",
                     message=f"cell{'s' if len(dirty) > 1 else ''} {', '.join(map(str, dirty))}: "
                     "code cells hold outputs, which can carry patient data. Fix: strip them (nbstripout) before committing.",
-                    file=_rel(notebook, root),
+                    file=shown_path(root, notebook),
                     detail={"tool": "samdkit", "rule": OUTPUTS_RULE, "cells": dirty},
                 )
             )
@@ -295,7 +290,7 @@ def lint(root: Path, paths: list[str] | None = None) -> tuple[list[Finding], dic
     targets = [root / p for p in (paths or settings["paths"])]
     for target in targets:
         if not target.exists():
-            raise UserError(f"{_rel(target, root)}: no such file or folder")
+            raise UserError(f"{shown_path(root, target)}: no such file or folder")
     notebooks = find_notebooks(targets, root, settings["exclude"])
     python, skipped = split_by_language(notebooks)
     ignore = settings["notebook_ignore"]

@@ -34,6 +34,22 @@ _BIDI = re.compile(f"[{BIDI}]")
 _CONTROLS = re.compile(f"[\\x00-\\x08\\x0e-\\x1f\\x7f\\x80-\\x84\\x86-\\x9f{BIDI}]")
 
 
+def terminal(value: Any, *, keep: str = "") -> str:
+    """Untrusted text (a file or column name, a certificate subject, a library's message) for a terminal
+    or CI log, as one visible line: line breaks, terminal escapes, other control and format characters
+    (bidi overrides, zero-width) written as Python escapes (`\\n`, `\\x1b`, `\\u202e`), so a hostile
+    name cannot draw a fake line, rewrite the one above or hide the verdict. `keep`: characters the
+    caller escapes its own way (GitHub annotations encode CR/LF as %0D/%0A)."""
+    import unicodedata
+
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch not in keep and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+        else ch
+        for ch in str(value)
+    )
+
+
 def no_bidi(value: str) -> str:
     """The text without bidirectional controls, the one rule every output context (Markdown, HTML, the
     PDF made from the HTML) applies: an override makes a reader see "class IIa" as "class aII"."""

@@ -82,7 +82,12 @@ def verdict_of(findings: list[Finding], failed: str = "FAIL") -> str:
 
 
 def _escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # control and bidi characters visible (escape.terminal), then the workflow command's own encoding
+    from samdkit.core.escape import terminal
+
+    return (
+        terminal(value, keep="\r\n").replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    )
 
 
 def _escape_property(value: str) -> str:
@@ -102,10 +107,13 @@ def github_annotation(finding: Finding) -> str:
 
 
 def _text_line(f: Finding) -> str:
-    where = f.file or ""
+    """One finding on one line: every name from the project is made visible (escape.terminal)."""
+    from samdkit.core.escape import terminal
+
+    where = terminal(f.file or "")
     if f.line is not None:
         where += f":{f.line}"
-    return f"{f.severity.upper():<7} {where + '  ' if where else ''}[{f.check}] {f.message}"
+    return f"{f.severity.upper():<7} {where + '  ' if where else ''}[{terminal(f.check)}] {terminal(f.message)}"
 
 
 def render_result(result: GateResult, fmt: str, *, title: str | None = None) -> str:
@@ -124,6 +132,10 @@ def render_result(result: GateResult, fmt: str, *, title: str | None = None) -> 
         lines = [_text_line(f) for f in result.findings]
     counts = ", ".join(f"{k}: {v}" for k, v in result.summary.items())
     name = title or f"samdkit {result.gate}"
+    if counts:
+        from samdkit.core.escape import terminal
+
+        counts = terminal(counts)
     lines.append(f"{name}: {result.verdict}" + (f" ({counts})" if counts else ""))
     return "\n".join(lines)
 

@@ -81,22 +81,12 @@ class Project:
         return self.root / paths[key]
 
     def rel(self, path: str | os.PathLike[str], *, resolve: bool = True) -> str | None:
-        """`path` relative to the project root (POSIX), None when it lies outside the root.
+        """`path` relative to the project root (POSIX), None when it lies outside the root (see relative)."""
+        return relative(self.root, path, resolve=resolve)
 
-        A relative path counts from the root. resolve=False compares the path as written (a symlink
-        stays itself): release checks must see a link, not where it points.
-        """
-        path = Path(path)
-        if not path.is_absolute():
-            path = self.root / path
-        if resolve:
-            path, root = path.resolve(), self.root.resolve()
-        else:
-            path, root = Path(os.path.normpath(path)), Path(os.path.normpath(self.root))
-        try:
-            return path.relative_to(root).as_posix()
-        except ValueError:
-            return None
+    def shown(self, path: str | os.PathLike[str], *, resolve: bool = True) -> str:
+        """`path` as findings, errors and evidence name it (see shown_path)."""
+        return shown_path(self.root, path, resolve=resolve)
 
     def section(self, name: str) -> dict[str, Any]:
         """One `[tool.samdkit.<name>]` table as load_project validated it (empty when absent)."""
@@ -106,6 +96,32 @@ class Project:
         if not isinstance(value, dict):
             raise UserError(f"pyproject.toml: [tool.samdkit.{name}] must be a table")
         return value
+
+
+def relative(root: Path, path: str | os.PathLike[str], *, resolve: bool = True) -> str | None:
+    """`path` relative to `root` (POSIX), None when it lies outside it.
+
+    A relative path counts from the root. resolve=False compares the path as written (a symlink
+    stays itself): release checks must see a link, not where it points.
+    """
+    path = Path(path)
+    if not path.is_absolute():
+        path = root / path
+    if resolve:
+        path, root = path.resolve(), root.resolve()
+    else:
+        path, root = Path(os.path.normpath(path)), Path(os.path.normpath(root))
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def shown_path(root: Path, path: str | os.PathLike[str], *, resolve: bool = True) -> str:
+    """`path` as findings, errors and evidence name it: the project path (POSIX) inside `root`, else
+    the path as given (POSIX). The one rule, so every command names a file alike; use Project.shown
+    where a Project is at hand, this where a function has only the root."""
+    return relative(root, path, resolve=resolve) or Path(path).as_posix()
 
 
 def load_project(root: str | Path = ".") -> Project:

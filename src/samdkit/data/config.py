@@ -20,13 +20,6 @@ DEFAULT_CHECKS = [
 DEFAULT_PARAMETERS = {"train_ids": {"dataset": "train_data", "column": "sample_id"}}
 
 
-def rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def _dataset_path(project: Project, value: Any) -> Path:
     if not isinstance(value, str) or not value:
         raise UserError("pyproject.toml: [tool.samdkit.data] dataset must be a path or a path key")

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from samdkit.core.project import Project, read_yaml
-from samdkit.data.config import rel
+from samdkit.core.project import Project, read_yaml, shown_path
 from samdkit.data.reading import is_data_file
 from samdkit.data.sources import Source
 
@@ -50,7 +49,7 @@ def pipeline_datasets(project: Project) -> list[Path]:
     found = {project.path(key).resolve() for key in PIPELINE_KEYS if project.path(key).is_file()}
     for value in [*_dvc_paths(project), *_source_path(project)]:
         path = (project.root / value).resolve()
-        if Path(rel(path, project.root)).parts[:1] != ("data",):
+        if Path(project.shown(path)).parts[:1] != ("data",):
             continue
         if path.is_dir():
             found.update(
@@ -72,7 +71,9 @@ def coverage(project: Project, config: dict[str, Any]) -> dict[str, Any]:
     checked = {d.path if isinstance(d, Source) else d for d, _ in config["pairs"]}
     exempt = config["exempt"]
     return {
-        "datasets": [rel(p, root) for p in datasets],
-        "unchecked": [rel(p, root) for p in datasets if p not in checked and p not in exempt],
-        "exempt": {rel(p, root): reason for p, reason in sorted(exempt.items())},
+        "datasets": [shown_path(root, p) for p in datasets],
+        "unchecked": [
+            shown_path(root, p) for p in datasets if p not in checked and p not in exempt
+        ],
+        "exempt": {shown_path(root, p): reason for p, reason in sorted(exempt.items())},
     }

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from samdkit.core import atomic
 from samdkit.core.errors import UserError
-from samdkit.core.project import Project, read_yaml
+from samdkit.core.project import Project, read_yaml, shown_path
 from samdkit.data.casting import draft_plan, typed
-from samdkit.data.config import load_config, rel
+from samdkit.data.config import load_config
 from samdkit.data.reading import read_dataset
 from samdkit.data.sources import Source
 
@@ -42,10 +42,10 @@ def init(project: Project, args: argparse.Namespace) -> int:
             raise UserError(f"{dataset.name}: --init drafts from a local file only")
         if suite_path.exists() and not args.force:
             raise UserError(
-                f"{rel(suite_path, root)} exists: review it, or pass --force to overwrite it"
+                f"{shown_path(root, suite_path)} exists: review it, or pass --force to overwrite it"
             )
     for dataset_path, suite_path in config["pairs"]:
-        dataset = read_dataset(dataset_path, rel(dataset_path, root))
+        dataset = read_dataset(dataset_path, shown_path(root, dataset_path))
         frame = typed(dataset, draft_plan(dataset.frame) if dataset.text else {})[0]
         cross = {
             name: column
@@ -62,8 +62,8 @@ def init(project: Project, args: argparse.Namespace) -> int:
         )
         atomic.write_text(suite_path, json.dumps(draft, indent=2) + "\n")
         print(
-            f"drafted {rel(suite_path, root)} ({len(draft['expectations'])} expectations) from "
-            f"{rel(dataset_path, root)}: review every bound, then commit it"
+            f"drafted {shown_path(root, suite_path)} ({len(draft['expectations'])} expectations) from "
+            f"{shown_path(root, dataset_path)}: review every bound, then commit it"
         )
         rare = (draft.get("meta") or {}).get("no_value_set")
         if rare:

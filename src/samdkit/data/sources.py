@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from samdkit.core.errors import UserError
+from samdkit.core.project import shown_path
 
 ENGINES = ("pandas", "sql", "spark")
 KEYS = {"engine", "path", "url", "url_env", "table", "schema", "query", "spark"}
@@ -127,7 +128,7 @@ class Source:
         if self.engine == "sql":
             what = f"table {self.schema + '.' if self.schema else ''}{self.table}"
             return f"{self.public_url()} {what if self.table else 'query'}"
-        return f"spark:{_rel(self.path, root)}" if self.path else self.name
+        return f"spark:{shown_path(root, self.path)}" if self.path else self.name
 
     def describe(self, root: Path) -> dict[str, Any]:
         """The source as the result records it: engine and location, never a credential."""
@@ -140,16 +141,12 @@ class Source:
                 **(where or {"query": self.query}),
             }
         settings = dict(self.spark)
-        return {"engine": "spark", "name": self.name, "path": _rel(self.path, root), **settings}
-
-
-def _rel(path: Path | None, root: Path) -> str:
-    if path is None:
-        return ""
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
+        return {
+            "engine": "spark",
+            "name": self.name,
+            "path": shown_path(root, self.path) if self.path else "",
+            **settings,
+        }
 
 
 def _is_csv(path: Path) -> bool:

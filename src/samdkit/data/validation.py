@@ -13,9 +13,9 @@ from typing import Any
 
 from samdkit.core.digests import sha256_hex
 from samdkit.core.errors import UserError
-from samdkit.core.project import Project
+from samdkit.core.project import Project, shown_path
 from samdkit.data.casting import DECLARING, convert, plan_types, typed
-from samdkit.data.config import load_config, rel
+from samdkit.data.config import load_config
 from samdkit.data.coverage import coverage
 from samdkit.data.reading import Dataset, read_dataset
 from samdkit.data.result import SCHEMA
@@ -59,7 +59,7 @@ def _parameters_for(
                 f"suite parameter '{name}' is not defined in [tool.samdkit.data.parameters]"
             )
         path, column = config["parameters"][name]
-        label = rel(path, root)
+        label = shown_path(root, path)
         if path not in datasets:
             datasets[path] = read_dataset(path, label)
         source = datasets[path]
@@ -119,13 +119,13 @@ def _stage(config: dict[str, Any], root: Path) -> tuple[list[dict[str, Any]], di
     datasets: dict[Path, Dataset] = {}
     staged = []
     for dataset, suite_path in config["pairs"]:
-        raw = read_suite_json(suite_path, rel(suite_path, root))
+        raw = read_suite_json(suite_path, shown_path(root, suite_path))
         if isinstance(dataset, Source):  # read where it lives, once GX is loaded
             dataset.precheck(root)  # a missing variable or file is said before GX loads
             text = dataset.text
         else:
             if dataset not in datasets:
-                datasets[dataset] = read_dataset(dataset, rel(dataset, root))
+                datasets[dataset] = read_dataset(dataset, shown_path(root, dataset))
             text = datasets[dataset].text
         plan = plan_types(raw["expectations"]) if text else {}
         values, provenance = _parameters_for(raw["expectations"], config, root, datasets, plan)
@@ -157,7 +157,7 @@ def check(
     validator = Validator(config["datasource"])
     for job in staged:
         job["suite"], job["written"] = validator.load_suite(
-            job["raw"], rel(job["suite_path"], root)
+            job["raw"], shown_path(root, job["suite_path"])
         )
     for job in staged:  # every database and Spark source reachable before any suite runs
         if isinstance(job["dataset"], Source):
@@ -214,7 +214,7 @@ def check(
 def _dataset_entry(job: dict[str, Any], dataset: Dataset | None, root: Path) -> dict[str, Any]:
     """Where the data came from (no credential), its digest when it is a file, its shape."""
     if dataset is not None:
-        path = rel(job["dataset"], root)
+        path = shown_path(root, job["dataset"])
         return {
             "path": path,
             "sha256": sha256_hex(job["dataset"]),
@@ -238,7 +238,7 @@ def _validation(
     return {
         "suite": {
             "name": job["suite"].name,
-            "path": rel(job["suite_path"], root),
+            "path": shown_path(root, job["suite_path"]),
             "sha256": sha256_hex(job["suite_path"]),
         },
         "dataset": entry,

@@ -67,7 +67,7 @@ class Inputs:
     subgroup_columns: list[str] | None = None
 
     def rel(self, path: Path) -> str:
-        return self.project.rel(path) or str(path)
+        return self.project.shown(path)
 
 
 def _inputs(args: argparse.Namespace) -> Inputs:

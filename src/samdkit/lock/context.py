@@ -47,7 +47,7 @@ class Context:
 
     def rel(self, path: Path) -> str:
         """A path as the findings and the lock name it: relative to the root, else as given."""
-        return self.project.rel(path) or str(path)
+        return self.project.shown(path)
 
 
 def require_model(ctx: Context) -> None:

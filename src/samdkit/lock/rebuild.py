@@ -131,10 +131,14 @@ def fetch_data(src: Path, stage: str) -> str:
 
 
 def _stage_commands(src: Path, stage: str) -> tuple[list[str], Path]:
-    from samdkit.core.project import load_project, read_yaml
+    from samdkit.core import bounded
+    from samdkit.core.project import load_project
 
-    dvc_yaml = load_project(src).path("dvc_yaml")
-    spec = read_yaml(dvc_yaml) if dvc_yaml.is_file() else None
+    project = load_project(src)
+    dvc_yaml = project.path("dvc_yaml")
+    # named as the project names it, not by the temporary folder the commit was exported to
+    where = f"{project.shown(dvc_yaml)} at the rebuilt commit"
+    spec = bounded.read_yaml(dvc_yaml, where) if dvc_yaml.is_file() else None
     stages = spec.get("stages") if isinstance(spec, dict) else None
     entry = stages.get(stage) if isinstance(stages, dict) else None
     if not isinstance(entry, dict) or not entry.get("cmd"):
@@ -328,14 +332,18 @@ def validate_result(record: Any, where: str) -> dict[str, Any]:
     return record
 
 
-def read_result(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The strict reader of reports/rebuild.json: None when absent, UserError (exit 2) when foreign."""
+def read_result(path: str | os.PathLike[str], where: str | None = None) -> dict[str, Any] | None:
+    """The strict reader of reports/rebuild.json: None when absent, UserError (exit 2) when foreign.
+
+    `where` names the file in errors (the project path, as every other reader does; default: `path`).
+    """
     from samdkit.core import bounded
 
     path = Path(path)
     if not path.is_file():
         return None
-    return validate_result(bounded.read_json(path), str(path))
+    where = where or str(path)
+    return validate_result(bounded.read_json(path, where), where)
 
 
 def describe(project: Any, lock: dict[str, Any] | None) -> dict[str, Any]:
@@ -343,7 +351,8 @@ def describe(project: Any, lock: dict[str, Any] | None) -> dict[str, Any]:
 
     A verdict file about another model (its lock root digest differs) counts as not run.
     """
-    record = read_result(project.path("rebuild"))
+    path = project.path("rebuild")
+    record = read_result(path, project.shown(path))
     artifact = lock.get("artifact") if isinstance(lock, dict) else None
     root = artifact.get("root_digest") if isinstance(artifact, dict) else None
     if record is None or not root or record["lock_root_digest"] != root:

@@ -48,20 +48,6 @@ def path_problem(rel: Any) -> str | None:
     return None
 
 
-def shown(text: str) -> str:
-    """Untrusted text (a file name, a certificate subject, a library's message) as one visible line:
-    line breaks, terminal escapes, other control and format characters (bidi overrides, zero-width)
-    written as Python escapes, so a hostile name cannot draw a fake line or hide the verdict."""
-    import unicodedata
-
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
-        else ch
-        for ch in text
-    )
-
-
 def is_sha256(value: Any) -> bool:
     """A SHA-256 as samdkit writes it: 64 lowercase hex digits."""
     return isinstance(value, str) and SHA256_HEX.fullmatch(value) is not None

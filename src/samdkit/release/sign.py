@@ -135,13 +135,6 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def _rel(project: Project, path: Path) -> str:
-    try:
-        return project_path(project, path)
-    except UserError:
-        return str(path)
-
-
 def read_pdf(path: Path) -> bytes:
     if not path.is_file():
         raise UserError(f"{path}: file not found")
@@ -376,16 +369,20 @@ class Plan:
 
 def _check_writable(project: Project, path: Path) -> None:
     if path.is_symlink():
-        raise UserError(f"{_rel(project, path)}: is a symbolic link; sign writes files in place")
+        raise UserError(
+            f"{project.shown(path, resolve=False)}: is a symbolic link; sign writes files in place"
+        )
     if path.is_dir():
-        raise UserError(f"{_rel(project, path)}: is a folder, not a file")
+        raise UserError(f"{project.shown(path, resolve=False)}: is a folder, not a file")
     folder = path.parent
     while not folder.exists():
         folder = folder.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"{_rel(project, path)}: cannot write there ({_rel(project, folder)})")
+        raise UserError(
+            f"{project.shown(path, resolve=False)}: cannot write there ({project.shown(folder, resolve=False)})"
+        )
     if path.exists() and not os.access(path, os.R_OK):
-        raise UserError(f"{_rel(project, path)}: not readable")
+        raise UserError(f"{project.shown(path, resolve=False)}: not readable")
 
 
 def _pdf_state(project: Project, pdfs: list[Path], add: bool) -> dict[Path, bytes]:
@@ -396,10 +393,12 @@ def _pdf_state(project: Project, pdfs: list[Path], add: bool) -> dict[Path, byte
         data = read_pdf(pdf)
         count = existing_signatures(data, pdf)
         if add and count == 0:
-            raise UserError(f"{_rel(project, pdf)}: not signed yet; run samdkit sign without --add")
+            raise UserError(
+                f"{project.shown(pdf, resolve=False)}: not signed yet; run samdkit sign without --add"
+            )
         if not add and count > 0:
             raise UserError(
-                f"{_rel(project, pdf)}: already signed; use --add to add a later signature"
+                f"{project.shown(pdf, resolve=False)}: already signed; use --add to add a later signature"
             )
         originals[pdf] = data
     return originals
@@ -445,16 +444,22 @@ def begin(plan: Plan, material: keys.SigningMaterial, add: bool, chosen: dict[st
         "demo": material.demo,
         **chosen,
         "started_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "pdfs": [_rel(plan.project, p) for p in plan.pdfs],
-        "manifest": _rel(plan.project, plan.manifest_path) if plan.manifest_path else None,
+        "pdfs": [plan.project.shown(p, resolve=False) for p in plan.pdfs],
+        "manifest": plan.project.shown(plan.manifest_path, resolve=False)
+        if plan.manifest_path
+        else None,
         "files": [],
     }
     for index, path in enumerate(plan.outputs):
-        entry = {"path": _rel(plan.project, path), "sha256": _digest(path), "backup": None}
+        entry = {
+            "path": plan.project.shown(path, resolve=False),
+            "sha256": _digest(path),
+            "backup": None,
+        }
         if path.is_file():
             backup = backups / f"{index}-{path.name}"
             atomic.write_bytes(backup, path.read_bytes())
-            entry["backup"] = _rel(plan.project, backup)
+            entry["backup"] = plan.project.shown(backup, resolve=False)
         record["files"].append(entry)
     atomic.write_json(state / PENDING, record)
 
@@ -536,9 +541,11 @@ def pending(project: Project) -> dict[str, Any] | None:
     path = _state_dir(project) / PENDING
     if not path.is_file():
         return None
-    where = _rel(project, path)
+    where = project.shown(path, resolve=False)
     record = load_json(path.read_bytes(), where)
-    return validate_pending(record, where, f"{_rel(project, _state_dir(project) / BACKUPS)}/")
+    return validate_pending(
+        record, where, f"{project.shown(_state_dir(project) / BACKUPS, resolve=False)}/"
+    )
 
 
 def describe(project: Project, record: dict[str, Any]) -> str:
@@ -587,7 +594,7 @@ def rollback(project: Project, record: dict[str, Any]) -> list[str]:
         else:
             atomic.write_bytes(path, data)
     finish(project)
-    return [_rel(project, path) for path, _ in todo]
+    return [project.shown(path, resolve=False) for path, _ in todo]
 
 
 def _resume_plan(
@@ -620,14 +627,16 @@ def _recorded_model_sig(project: Project, record: dict[str, Any], files: list[st
 
     target = model_signature.planned(project, files)
     recorded = {f["path"] for f in record["files"]}
-    return target if target is not None and _rel(project, target) in recorded else None
+    return (
+        target if target is not None and project.shown(target, resolve=False) in recorded else None
+    )
 
 
 def _entries(plan: Plan) -> dict[str, Any]:
     """Manifest entries of the release files that are not PDFs, hashed before anything is signed."""
     from samdkit.release import manifest as mf
 
-    pdfs = {_rel(plan.project, p) for p in plan.pdfs}
+    pdfs = {plan.project.shown(p, resolve=False) for p in plan.pdfs}
     return {rel: mf.file_entry(plan.project.root, rel) for rel in plan.files if rel not in pdfs}
 
 
@@ -646,7 +655,7 @@ def _material(args: argparse.Namespace, record: dict[str, Any] | None) -> keys.S
 def _settle(project: Project, args: argparse.Namespace) -> dict[str, Any] | None:
     """The record of an interrupted run, after deciding what this run may do about it."""
     record = pending(project)
-    where = f"{_rel(project, _state_dir(project) / PENDING)}"
+    where = f"{project.shown(_state_dir(project) / PENDING, resolve=False)}"
     if record is None and (args.resume or args.rollback):
         raise UserError(f"nothing to {'resume' if args.resume else 'roll back'}: no {where}")
     if record is not None and not (args.resume or args.rollback):
@@ -737,12 +746,12 @@ def run(args: argparse.Namespace) -> int:
     entries = _entries(plan) if manifest_path else {}
     try:
         signed_pdfs = _sign_all(plan, material, name, chosen, timestamper)
-        final = {_rel(project, pdf): data for pdf, data in signed_pdfs.items()}
+        final = {project.shown(pdf, resolve=False): data for pdf, data in signed_pdfs.items()}
         model_sig = _model_signature(plan, material)
         if manifest_path is not None:
             sealed = dict(final)  # the model signature is a release file too
             if model_sig is not None:
-                sealed[_rel(project, model_sig.path)] = model_sig.data
+                sealed[project.shown(model_sig.path, resolve=False)] = model_sig.data
             manifest = _manifest_bytes(project, plan.files, entries, sealed, material, timestamper)
     except OSError as exc:  # pyHanko's TimestampRequestError; the URL may hold credentials
         if timestamper is None:
@@ -774,7 +783,7 @@ def run(args: argparse.Namespace) -> int:
     if model_sig is not None:
         atomic.write_bytes(model_sig.path, model_sig.data)
         result["model_signature"] = {
-            "path": _rel(project, model_sig.path),
+            "path": project.shown(model_sig.path, resolve=False),
             "files": model_sig.files,
         }
     elif plan.model_sig is not None:
@@ -786,7 +795,7 @@ def run(args: argparse.Namespace) -> int:
 
         atomic.write_bytes(manifest_path, manifest[0])
         atomic.write_bytes(mf.signature_path(manifest_path), manifest[1])
-        result["manifest"] = _rel(project, manifest_path)
+        result["manifest"] = project.shown(manifest_path, resolve=False)
         result["manifest_files"] = len(plan.files)
     finish(project)
     _print(result, args.format)

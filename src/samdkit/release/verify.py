@@ -30,13 +30,13 @@ from typing import Any
 
 from samdkit.core import digests
 from samdkit.core.errors import UserError
+from samdkit.core.escape import terminal
 from samdkit.core.findings import Finding, GateResult, Severity, render_result, verdict_of
 from samdkit.core.options import add_format_option
 from samdkit.core.project import Project, load_project
 from samdkit.release import manifest as mf
 from samdkit.release import report_digests as rd
 from samdkit.release import trust as tr
-from samdkit.release.layout import shown
 from samdkit.release.revisions import check_revisions
 
 HEX64 = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
@@ -504,7 +504,7 @@ def check_pdfs(
         )
     signers: set[str] = set()
     for pdf in pdfs or [project.root / rel for rel in sorted(named)]:
-        rel = _rel(project, pdf)
+        rel = project.shown(pdf, resolve=False)
         if rel not in named:
             findings.append(Finding("pdf-signature", "not named in the release manifest", file=rel))
         if not pdf.is_file():
@@ -533,7 +533,7 @@ def run(args: argparse.Namespace) -> int:
     for pdf in pdfs:
         if not pdf.is_file():
             raise UserError(f"{pdf}: file not found")
-    manifest_rel = _rel(project, manifest_path)
+    manifest_rel = project.shown(manifest_path, resolve=False)
     if not manifest_path.is_file():
         raise UserError(
             f"{manifest_rel}: manifest not found (run from the project root of a signed release, "
@@ -564,11 +564,6 @@ def _absolute(project: Project, path: Path) -> Path:
     return path if path.is_absolute() else project.root / path
 
 
-def _rel(project: Project, path: Path) -> str:
-    """The project path a user means (`a/../b` is `b`); symlinks are not followed here."""
-    return project.rel(path, resolve=False) or str(path)
-
-
 def _ignored_project_trust(project: Project) -> list[Finding]:
     conf = project.section("verify")
     if not any(key in conf for key in ("trust", "expect_signer")):
@@ -585,9 +580,9 @@ def _ignored_project_trust(project: Project) -> list[Finding]:
 
 def _shown_value(value: Any) -> Any:
     if isinstance(value, str):
-        return shown(value)
+        return terminal(value)
     if isinstance(value, dict):
-        return {shown(str(k)): _shown_value(v) for k, v in value.items()}
+        return {terminal(str(k)): _shown_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_shown_value(v) for v in value]
     return value
@@ -596,8 +591,8 @@ def _shown_value(value: Any) -> Any:
 def _shown_finding(f: Finding) -> Finding:
     return Finding(
         check=f.check,
-        message=shown(f.message),
-        file=shown(f.file) if f.file is not None else None,
+        message=terminal(f.message),
+        file=terminal(f.file) if f.file is not None else None,
         line=f.line,
         severity=f.severity,
         detail=_shown_value(f.detail),
@@ -608,7 +603,7 @@ def _render(findings: list[Finding], fmt: str, policy: tr.TrustPolicy, manifest:
     """The gate result: FAIL, or SIGNER NOT AUTHENTICATED when that is the only failure.
 
     Every string comes from the release under audit (file names, subjects, library messages): each is
-    made visible (`layout.shown`) before any format prints it."""
+    made visible (`core.escape.terminal`), in the JSON too, before any format prints it."""
     findings = [_shown_finding(f) for f in findings]
     errors = [f for f in findings if f.severity == Severity.ERROR]
     unauthenticated = [f for f in errors if f.detail.get("status") == "unauthenticated"]

@@ -72,7 +72,6 @@ def finish(
 ) -> Artefacts:
     """The SBOM as evidence (the device's own, or --sbom's file as given) and the figures."""
     from samdkit.core import bounded
-    from samdkit.report.sections.bundle import project_relative
 
     done = job.result()
     figures = done["figures"] or {}
@@ -88,7 +87,9 @@ def finish(
         text = bounded.read_text(path, bounded.MAX_JSON_BYTES)
     else:
         path = target
-        absent = Evidence("sbom", SBOM_TITLE, path, project_relative(path, bundle.root))
+        absent = Evidence(
+            "sbom", SBOM_TITLE, path, bundle.project.rel(path, resolve=False) or path.name
+        )
         if done["sbom_error"]:
             return Artefacts(absent, None, [done["sbom_error"]], figures)
         text, missing = done["sbom"]
@@ -101,7 +102,7 @@ def finish(
         key="sbom",
         title=SBOM_TITLE,
         path=path,
-        rel=project_relative(path, bundle.root),
+        rel=bundle.project.rel(path, resolve=False) or path.name,
         present=True,
         sha256=bytes_sha256(text.encode("utf-8")),
         data=bounded.json_text(text, str(path)),

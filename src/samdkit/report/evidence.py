@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from samdkit.core import bounded, gitinfo
 from samdkit.core.digests import sha256_hex
 from samdkit.core.errors import UserError
+from samdkit.core.project import shown_path
 
 if TYPE_CHECKING:
     from samdkit.core.project import Project
@@ -81,10 +82,7 @@ def _strict(key: str, data: Any, rel: str) -> Any:
 
 def load(key: str, title: str, path: Path, root: Path, kind: str) -> Evidence:
     """kind: json | yaml | params | csv | bytes."""
-    try:
-        rel = str(path.resolve().relative_to(root))
-    except ValueError:
-        rel = str(path)
+    rel = shown_path(root, path)
     ev = Evidence(key=key, title=title, path=path, rel=rel)
     if not path.is_file():
         return ev

@@ -210,13 +210,16 @@ def card_attachments(
 ) -> list[tuple[bytes, str, str]]:
     """What the model card PDF embeds: its JSON and the file digests it prints."""
     from samdkit.release import report_digests
-    from samdkit.report.sections.bundle import project_relative
 
     provenance = card["provenance"]
     printed = {
         path: provenance[key]
         for path, key in (
-            (project_relative(report_pdf, project.root), "report_pdf_sha256"),
+            (
+                # the manifest's name for it; outside the project its bare name (stable across folders)
+                project.rel(report_pdf, resolve=False) or report_pdf.name,
+                "report_pdf_sha256",
+            ),
             (ctx["inputs"]["sbom"]["path"], "sbom_sha256"),
             (ctx["inputs"]["evaluation"]["path"], "evaluation_sha256"),
         )

@@ -37,20 +37,14 @@ class Bundle:
         return self.project.root
 
 
-def project_relative(path: Path, root: Path) -> str:
-    """A path as the manifest names it; outside the project, its bare name (stable across folders)."""
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-
-
 def _regulatory_inputs(project: Project, device: dict[str, Any]) -> tuple[Any, Any]:
     """compliance/regulatory.yaml and compliance/pccp.yaml, checked before anything is written."""
     from samdkit.regulatory import load_config, pccp
 
-    folder = project.path("device").parent
-    rel = project_relative(folder, project.root)
+    regulatory, plan = project.path("regulatory"), project.path("pccp")
     return (
-        load_config(folder / "regulatory.yaml", f"{rel}/regulatory.yaml", device),
-        pccp.load(folder / "pccp.yaml", f"{rel}/pccp.yaml"),
+        load_config(regulatory, project.shown(regulatory), device),
+        pccp.load(plan, project.shown(plan)),
     )
 
 
