@@ -9,6 +9,7 @@ checked when present, so a result written by an earlier samdkit still reads.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,8 @@ _EXPECTATION_LATER: dict[str, Kind] = {
     "details": ANY,
     # an earlier writer's key (samdkit < 0.2): read when null or empty; values would be row values
     "partial_unexpected_list": _NO_ROWS,
+    # how many rows a failed expectation's row_condition selects (a count, never the rows)
+    "rows_matching_condition": nullable(COUNT),
 }
 _SCALAR: Kind = (
     "a string, number, true, false or null",
@@ -74,8 +77,18 @@ _SCALAR: Kind = (
 )
 _NOT_RUN: dict[str, Kind] = {"index": COUNT, "type": TEXT, "exception": nullable(TEXT)}
 _TYPING: dict[str, Kind] = {"as": TEXT, "declared_by": TEXT, "unparsed": COUNT}
+_TYPING_LATER: dict[str, Kind] = {
+    "kept_as_text": BOOL
+}  # a text column no declared type turned missing
 _PARAMETER: dict[str, Kind] = {"dataset": TEXT, "column": TEXT, "values": COUNT}
 _ANY_KEY = ("a string", lambda k: isinstance(k, str))  # column names, file paths: data by design
+# an engine's setting names, e.g. Spark's "spark.driver.memory"
+_SETTING_KEY = (
+    "a setting name (letters, digits, _ . -)",
+    lambda k: (
+        isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}", k) is not None
+    ),
+)
 
 
 def _validation(f: Fields, validation: dict[str, Any], path: str) -> None:
@@ -86,7 +99,7 @@ def _validation(f: Fields, validation: dict[str, Any], path: str) -> None:
     if (
         "source" in dataset
     ):  # engine and location; the rest is the engine's settings (names by shape)
-        source = f.keyed(dataset["source"], f"{path}.dataset.source", _SCALAR)
+        source = f.keyed(dataset["source"], f"{path}.dataset.source", _SCALAR, _SETTING_KEY)
         f.field(source, "engine", TEXT, f"{path}.dataset.source")
     later = {**_VALIDATION_LATER, "expectations": LIST, "suite": TABLE, "dataset": TABLE}
     f.exact(validation, _TOP, path, later)
@@ -111,12 +124,15 @@ def _validation_tables(f: Fields, validation: dict[str, Any], path: str) -> None
         f.objects(validation, "not_run", path) if "not_run" in validation else []
     ):
         f.exact(item, _NOT_RUN, f"{path}.not_run[{i}]")
-    for key, spec in (("typing", _TYPING), ("parameters", _PARAMETER)):
+    for key, spec, later in (
+        ("typing", _TYPING, _TYPING_LATER),
+        ("parameters", _PARAMETER, {}),
+    ):
         if key not in validation:
             continue
         table = f.keyed(validation[key], f"{path}.{key}", TABLE, _ANY_KEY)
         for i, item in enumerate(table.values()):
-            f.exact(item, spec, f"{path}.{key} (entry #{i + 1})")
+            f.exact(item, spec, f"{path}.{key} (entry #{i + 1})", later)
 
 
 def _coverage(f: Fields, doc: dict[str, Any]) -> list[str]:
