@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from samdkit.ci import outputs as ci_outputs
+from samdkit.ci import repro
 from samdkit.core import findings, gitinfo
 from samdkit.core.errors import UserError
 from samdkit.core.findings import Finding
@@ -47,18 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(
-            ["dvc", *args], cwd=root, capture_output=True, text=True, errors="replace"
-        )
-    except FileNotFoundError:
-        raise UserError("dvc not found on PATH (install samdkit with its extras)") from None
-
-
-def _last_error(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("ERROR")]
-    return (errors or lines or ["no message"])[-1][:240]
+    return repro.dvc(root, *args)
 
 
 def _stages(text: str | None) -> dict[str, Any]:
@@ -92,50 +81,19 @@ def _git_files_to_commit(root: Path) -> list[str]:
 
 def _uncached_outputs(root: Path) -> list[str]:
     """Outputs dvc.yaml marks `cache: false` (kept in git, e.g. model.lock and the reports)."""
-    import yaml
-
-    try:
-        spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    paths = []
-    for stage in (spec.get("stages") or {}).values():
-        for key in ("outs", "metrics", "plots"):
-            for entry in (stage or {}).get(key) or []:
-                if isinstance(entry, dict):
-                    for path, opts in entry.items():
-                        if isinstance(opts, dict) and opts.get("cache") is False:
-                            paths.append(str(path))
-    return paths
+    return [p for outs in repro.stage_outputs(root).values() for p, cached in outs if not cached]
 
 
 def _status_findings(root: Path) -> list[Finding]:
     done = _dvc(root, "status", "--json")
     if done.returncode != 0:
-        return [Finding("dvc-status", f"dvc status failed: {_last_error(done.stderr)}", "dvc.yaml")]
+        reason = f"dvc status failed: {repro.last_error(done.stderr)}"
+        return [Finding("dvc-status", reason, "dvc.yaml")]
     try:
         status = json.loads(done.stdout or "{}")
     except ValueError:
         return [Finding("dvc-status", "dvc status printed no JSON", "dvc.yaml")]
-    out = []
-    for stage, changes in sorted(status.items()):
-        what = []
-        for change in changes if isinstance(changes, list) else []:
-            for kind, items in change.items() if isinstance(change, dict) else []:
-                if isinstance(items, dict):
-                    what.append(f"{kind}: {', '.join(f'{k} ({v})' for k, v in items.items())}")
-                else:
-                    what.append(str(kind))
-        detail = "; ".join(what)[:400] or "changed"
-        out.append(
-            Finding(
-                "stale-stage",
-                f"stage {stage} is not up to date ({detail})",
-                "dvc.lock",
-                detail={"stage": stage},
-            )
-        )
-    return out
+    return repro.stale_findings(status if isinstance(status, dict) else {}, [])
 
 
 def _committed_findings(root: Path, ref: str) -> list[Finding]:
@@ -174,32 +132,6 @@ def _committed_findings(root: Path, ref: str) -> list[Finding]:
     return out
 
 
-def _repro(root: Path) -> list[Finding]:
-    """dvc pull (with a remote) and dvc repro; a failure is a finding naming the stage, never a traceback."""
-    if _dvc(root, "remote", "list").stdout.strip():
-        pulled = _dvc(root, "pull", "--allow-missing")
-        if pulled.returncode != 0:
-            return [
-                Finding("dvc-pull", f"dvc pull failed: {_last_error(pulled.stderr)}", "dvc.lock")
-            ]
-    done = _dvc(root, "repro")
-    print(done.stdout, end="")  # the pipeline's own log stays in the job log
-    if done.returncode == 0:
-        return []
-    text = done.stderr + done.stdout
-    match = re.search(r"failed to reproduce '([^']+)'", text)
-    stage = match.group(1) if match else None
-    where = f"stage {stage}" if stage else "dvc repro"
-    return [
-        Finding(
-            "repro-failed",
-            f"{where} failed: {_last_error(text)}",
-            "dvc.yaml",
-            detail={"stage": stage} if stage else {},
-        )
-    ]
-
-
 def _fix(root: Path, found: list[Finding]) -> list[str]:
     """The exact commands, in order, that make this gate green."""
     stages = sorted({f.detail.get("stage") for f in found if f.detail.get("stage")})
@@ -210,12 +142,17 @@ def _fix(root: Path, found: list[Finding]) -> list[str]:
     if any(f.check == "lock-not-committed" for f in found):
         stages = []
     cmds = [f"dvc repro {' '.join(stages)}".strip()]
-    if not _dvc(root, "remote", "list").stdout.strip():
-        cmds.append("dvc remote add -d storage <url>  # e.g. s3://bucket/path; once per project")
-    cmds.append("dvc push")
+    remote = repro.has_remote(root)
+    if remote:
+        cmds.append("dvc push")
     files = _git_files_to_commit(root) or ["dvc.lock"]
     cmds.append(_wrapped(["git", "add", *files]))
     cmds.append('git commit -m "pipeline outputs and dvc.lock"')
+    if not remote:  # green without one: CI reruns the pipeline and compares the model with the lock
+        cmds.append(
+            "# optional, once per project: dvc remote add -d storage <url> && dvc push "
+            "(CI then restores the outputs instead of retraining)"
+        )
     return cmds
 
 
@@ -239,23 +176,42 @@ def _reason(found: list[Finding], stale: list[str]) -> str:
     return f"stale stages: {', '.join(stale)}"
 
 
+def _check(root: Path, args: argparse.Namespace) -> tuple[list[Finding], repro.Outcome | None]:
+    """The findings, and what `--repro` ran (None without it)."""
+    if not args.repro:
+        if args.committed:
+            return _committed_findings(root, args.committed), None
+        return _status_findings(root), None
+    from samdkit.core.project import load_project
+
+    outcome = repro.run_pipeline(load_project(root), args.committed or "HEAD")
+    found = list(outcome.findings)
+    if any(f.check in ("dvc-pull", "repro-failed") for f in found):
+        return found, outcome
+    if not args.committed:
+        return found or _status_findings(root), outcome
+    if outcome.remote or gitinfo.show_file(root, args.committed, "dvc.lock") is None:
+        found += _committed_findings(root, args.committed)
+    return found, outcome
+
+
 def run(args: argparse.Namespace) -> int:
     root = Path.cwd()
     if not (root / "dvc.yaml").is_file():
         raise UserError("dvc.yaml not found: run samdkit pipeline-status in the project root")
     output = Path(args.output) if args.output else None
-    found = _repro(root) if args.repro else []
-    if not found:
-        found = (
-            _committed_findings(root, args.committed) if args.committed else _status_findings(root)
-        )
+    found, outcome = _check(root, args)
     fix = _fix(root, found) if found else []
     stale = sorted({f.detail.get("stage") for f in found if f.detail.get("stage")})
     stale += [s for f in found for s in f.detail.get("stages", []) if s not in stale]
+    ran = {"repro": outcome.record.to_json()} if outcome and outcome.record else {}
     result = ci_outputs.gate_result(
-        GATE, "FAIL" if found else "PASS", _reason(found, stale), fix, found, stale_stages=stale
-    )
+        GATE, "FAIL" if found else "PASS", _reason(found, stale), fix, found,
+        stale_stages=stale, **ran,
+    )  # fmt: skip
     result.summary = {"stale stages": ", ".join(stale) or "none"}
+    if outcome and outcome.record:
+        result.summary["stages run"] = ", ".join(outcome.record.stages_run) or "none"
     print(findings.render_result(result, args.format, title=TITLE))
     if found and args.format != "json":
         print("to fix:\n" + "\n".join(f"  {cmd}" for cmd in fix))

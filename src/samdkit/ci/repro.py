@@ -1,0 +1,263 @@
+"""Run the project's pipeline once, as CI does, and record what ran (`samdkit pipeline-status --repro`).
+
+With a DVC remote, the outputs are pulled first and `dvc repro` only reruns what changed. Without one
+(a freshly scaffolded project), a CI checkout has none of the cached outputs (prepared data, model), so
+every stage that makes them runs again, and records that can never repeat (an MLflow run id, the
+emissions measurement, the report) change. The freshness question is then asked before the run:
+`dvc status` against the committed dvc.lock may only say that cached outputs are missing; a changed
+dependency, parameter or command, or an edited record, is stale. After the run, every regenerated
+cached output except the model must have the committed dvc.lock's digest (the gates check that data);
+the model's bytes are the locked-model gate's question (reproduced or equivalent rebuild).
+
+The training runs with the build time the committed model.lock recorded (`SOURCE_DATE_EPOCH`), so a
+rebuild can be bit-identical. The record (core.pipeline_run) lists the stages DVC ran and the digests
+of their outputs, so a later gate reads what this run computed instead of computing it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samdkit.core import gitinfo
+from samdkit.core.errors import UserError
+from samdkit.core.findings import Finding
+from samdkit.core.pipeline_run import ReproRecord, output_digest
+
+RUNNING = re.compile(r"^Running stage '([^']+)':", re.MULTILINE)
+MISSING = frozenset({"deleted", "not in cache"})
+
+
+@dataclass
+class Outcome:
+    """What the run found (pull or repro failure, stale stages) and, when it ran, its record."""
+
+    remote: bool
+    findings: list[Finding] = field(default_factory=list)
+    record: ReproRecord | None = None
+
+
+def dvc(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(
+            ["dvc", *args], cwd=root, capture_output=True, text=True, errors="replace", env=env
+        )
+    except FileNotFoundError:
+        raise UserError("dvc not found on PATH (install samdkit with its extras)") from None
+
+
+def last_error(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    return (errors or lines or ["no message"])[-1][:240]
+
+
+def has_remote(root: Path) -> bool:
+    return bool(dvc(root, "remote", "list").stdout.strip())
+
+
+def stage_outputs(root: Path) -> dict[str, list[tuple[str, bool]]]:
+    """Each dvc.yaml stage's outputs (outs, metrics, plots) as (path, cached)."""
+    from samdkit.core import bounded
+
+    spec = bounded.read_yaml(root / "dvc.yaml", "dvc.yaml")
+    stages = spec.get("stages") if isinstance(spec, dict) else None
+    table: dict[str, list[tuple[str, bool]]] = {}
+    for name, stage in (stages or {}).items():
+        outs = []
+        for key in ("outs", "metrics", "plots"):
+            for entry in (stage or {}).get(key) or [] if isinstance(stage, dict) else []:
+                if isinstance(entry, str):
+                    outs.append((entry, True))
+                elif isinstance(entry, dict):
+                    for path, opts in entry.items():
+                        cached = not (isinstance(opts, dict) and opts.get("cache") is False)
+                        outs.append((str(path), cached))
+        table[str(name)] = outs
+    return table
+
+
+def committed_epoch(project: Any, ref: str) -> int | None:
+    """The build time model.lock recorded at `ref` (None without a lock or a recorded time)."""
+    from samdkit.core import bounded
+
+    rel = project.rel(project.path("model_lock")) or "model.lock"
+    data = gitinfo.show_file(project.root, ref, rel)
+    if data is None:
+        return None
+    try:
+        lock = bounded.json_text(data, rel)
+    except UserError:
+        return None
+    build = lock.get("build") if isinstance(lock, dict) else None
+    epoch = build.get("source_date_epoch") if isinstance(build, dict) else None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
+
+
+def _inside(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def only_missing(change: Any, cached: list[str]) -> bool:
+    """A `dvc status` change that only says cached outputs (or deps inside them) are absent."""
+    if not isinstance(change, dict):
+        return False
+    for kind, items in change.items():
+        if kind not in ("changed deps", "changed outs") or not isinstance(items, dict):
+            return False
+        for path, status in items.items():
+            if not isinstance(status, str) or status not in MISSING:
+                return False
+            if not _inside(str(path), cached):
+                return False
+    return True
+
+
+def _lock_outs(text: str | bytes | None) -> dict[str, str]:
+    """path → md5 of every output in a dvc.lock text."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError:
+        return {}
+    out = {}
+    for stage in (data.get("stages") or {}).values() if isinstance(data, dict) else []:
+        for entry in (stage or {}).get("outs") or [] if isinstance(stage, dict) else []:
+            if isinstance(entry, dict) and "path" in entry:
+                out[str(entry["path"])] = str(entry.get("md5"))
+    return out
+
+
+def regenerated_data_findings(root: Path, ref: str, cached: list[str], model: str) -> list[Finding]:
+    """Cached outputs other than the model must come back with the committed dvc.lock's digest."""
+    committed = _lock_outs(gitinfo.show_file(root, ref, "dvc.lock"))
+    current = _lock_outs(
+        (root / "dvc.lock").read_bytes() if (root / "dvc.lock").is_file() else None
+    )
+    found = []
+    for path in sorted(set(cached) - {model}):
+        if path in committed and path in current and committed[path] != current[path]:
+            found.append(
+                Finding(
+                    "not-reproducible",
+                    f"{path}: regenerated by dvc repro with another digest than the committed "
+                    "dvc.lock records (is the stage that writes it deterministic?)",
+                    "dvc.lock",
+                    detail={"path": path},
+                )
+            )
+    return found
+
+
+def record(
+    root: Path, log: str, outs: dict[str, list[tuple[str, bool]]], remote: bool, epoch: int | None
+) -> ReproRecord | None:
+    """The stages `dvc repro` ran (its log) and the digests of their outputs now."""
+    commit = gitinfo.head_commit(root)
+    if commit is None:
+        return None
+    ran = [s for s in RUNNING.findall(log) if s in outs]
+    digests = {}
+    for stage in ran:
+        for path, _cached in outs[stage]:
+            digest = output_digest(root / path)
+            if digest is not None:
+                digests[path] = digest
+    return ReproRecord(commit, remote, epoch, tuple(ran), digests)
+
+
+def environment(epoch: int | None) -> dict[str, str]:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    if epoch is not None and not env.get("SOURCE_DATE_EPOCH", "").strip():
+        env["SOURCE_DATE_EPOCH"] = str(epoch)
+    return env
+
+
+def stale_findings(status: dict[str, Any], cached: list[str]) -> list[Finding]:
+    """`dvc status --json` entries beyond missing cached outputs, one finding per stale stage."""
+    out = []
+    for stage, changes in sorted(status.items()):
+        left = (
+            [c for c in changes if not only_missing(c, cached)]
+            if isinstance(changes, list)
+            else [changes]
+        )
+        if not left:
+            continue
+        what = []
+        for change in left:
+            for kind, items in (
+                change.items() if isinstance(change, dict) else [(str(change), None)]
+            ):
+                if isinstance(items, dict):
+                    what.append(f"{kind}: {', '.join(f'{k} ({v})' for k, v in items.items())}")
+                else:
+                    what.append(str(kind))
+        detail = "; ".join(what)[:400] or "changed"
+        out.append(
+            Finding(
+                "stale-stage",
+                f"stage {stage} is not up to date ({detail})",
+                "dvc.lock",
+                detail={"stage": stage},
+            )
+        )
+    return out
+
+
+def _status(root: Path, env: dict[str, str], cached: list[str]) -> list[Finding]:
+    done = dvc(root, "status", "--json", env=env)
+    if done.returncode != 0:
+        return [Finding("dvc-status", f"dvc status failed: {last_error(done.stderr)}", "dvc.yaml")]
+    try:
+        status = json.loads(done.stdout or "{}")
+    except ValueError:
+        return [Finding("dvc-status", "dvc status printed no JSON", "dvc.yaml")]
+    return stale_findings(status if isinstance(status, dict) else {}, cached)
+
+
+def _failed(done: subprocess.CompletedProcess) -> Finding:
+    text = done.stderr + done.stdout
+    match = re.search(r"failed to reproduce '([^']+)'", text)
+    stage = match.group(1) if match else None
+    where = f"stage {stage}" if stage else "dvc repro"
+    return Finding(
+        "repro-failed",
+        f"{where} failed: {last_error(text)}",
+        "dvc.yaml",
+        detail={"stage": stage} if stage else {},
+    )
+
+
+def run_pipeline(project: Any, ref: str) -> Outcome:
+    """dvc pull (with a remote) or the committed-lock check (without), then dvc repro, recorded."""
+    root = project.root
+    outcome = Outcome(remote=has_remote(root))
+    outs = stage_outputs(root)
+    cached = [path for items in outs.values() for path, is_cached in items if is_cached]
+    epoch = committed_epoch(project, ref)
+    env = environment(epoch)
+    if outcome.remote:
+        pulled = dvc(root, "pull", "--allow-missing", env=env)
+        if pulled.returncode != 0:
+            reason = f"dvc pull failed: {last_error(pulled.stderr)}"
+            outcome.findings = [Finding("dvc-pull", reason, "dvc.lock")]
+            return outcome
+    elif (root / "dvc.lock").is_file():
+        outcome.findings = _status(root, env, cached)
+    done = dvc(root, "repro", env=env)
+    print(done.stdout, end="")  # the pipeline's own log stays in the job log
+    if done.returncode != 0:
+        outcome.findings = [_failed(done)]
+        return outcome
+    outcome.record = record(root, done.stdout, outs, outcome.remote, epoch)
+    if not outcome.remote:
+        model = project.rel(project.path("model")) or ""
+        outcome.findings += regenerated_data_findings(root, ref, cached, model)
+    return outcome

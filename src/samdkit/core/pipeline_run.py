@@ -1,0 +1,143 @@
+"""Was this output computed by this job's own pipeline run? (issue 19: each piece of work once)
+
+`samdkit pipeline-status --repro` runs `dvc repro` and records, in its gate result
+(reports/gates/pipeline.json, `detail.repro`), the commit it ran at, the stages DVC actually ran (not
+skipped, not restored from DVC's run cache) and the digest of each of their outputs right after the
+run. A gate that would recompute what a stage just computed reads the stage's output instead when
+`computed_here` says so; an output restored from a remote or a cache, edited since, or written by
+another command is recomputed, as before.
+
+A record committed to the repository cannot pass: it would have to name the commit it is part of.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from samdkit.core import digests, gitinfo
+from samdkit.core.errors import UserError
+
+RECORD_FILE = "pipeline.json"  # under the paths table's gate_results folder
+
+
+@dataclass(frozen=True)
+class ReproRecord:
+    """What one `pipeline-status --repro` ran: commit (40 hex), stages run, output digests (SHA-256)."""
+
+    commit: str
+    remote: bool
+    source_date_epoch: int | None
+    stages_run: tuple[str, ...]
+    outputs: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit,
+            "remote": self.remote,
+            "source_date_epoch": self.source_date_epoch,
+            "stages_run": list(self.stages_run),
+            "outputs": dict(sorted(self.outputs.items())),
+        }
+
+
+def output_digest(path: Path) -> str | None:
+    """SHA-256 of a file, or the root digest of a folder (model.lock's construction); None if absent."""
+    if path.is_file() and not path.is_symlink():
+        return digests.sha256_hex(path)
+    if path.is_dir() and not path.is_symlink():
+        try:
+            return digests.root_digest((f.path, f.sha256) for f in digests.tree_digests(path))
+        except UserError:
+            return None
+    return None
+
+
+def _is_hex(value: Any, length: int) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == length
+        and all(c in "0123456789abcdef" for c in value)
+    )
+
+
+def parse(detail: Any) -> ReproRecord | None:
+    """A `detail.repro` object as a record; None when any field is missing or of the wrong shape."""
+    if not isinstance(detail, dict):
+        return None
+    commit, stages, outputs = detail.get("commit"), detail.get("stages_run"), detail.get("outputs")
+    epoch = detail.get("source_date_epoch")
+    if not _is_hex(commit, 40) or not isinstance(detail.get("remote"), bool):
+        return None
+    if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
+        return None
+    if not isinstance(outputs, dict) or not all(
+        isinstance(k, str) and _is_hex(v, 64) for k, v in outputs.items()
+    ):
+        return None
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)):
+        return None
+    return ReproRecord(commit, detail["remote"], epoch, tuple(stages), dict(outputs))
+
+
+def record_path(project: Any) -> Path:
+    return project.path("gate_results") / RECORD_FILE
+
+
+def read(project: Any) -> ReproRecord | None:
+    """This job's record, or None: absent, not a pipeline gate result, or made at another commit."""
+    from samdkit.core.findings import read_result
+
+    path = record_path(project)
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        result = read_result(path)
+    except UserError:
+        return None
+    record = parse(result.detail.get("repro")) if result.gate == "pipeline" else None
+    if record is None or record.commit != gitinfo.head_commit(project.root):
+        return None
+    return record
+
+
+def _stage_commands(project: Any, stage: str) -> list[str]:
+    from samdkit.core import bounded
+
+    dvc_yaml = project.path("dvc_yaml")
+    try:
+        spec = bounded.read_yaml(dvc_yaml, project.shown(dvc_yaml)) if dvc_yaml.is_file() else None
+    except UserError:
+        return []
+    stages = spec.get("stages") if isinstance(spec, dict) else None
+    entry = stages.get(stage) if isinstance(stages, dict) else None
+    cmd = entry.get("cmd") if isinstance(entry, dict) else None
+    return [cmd] if isinstance(cmd, str) else [str(c) for c in cmd or []]
+
+
+def computed_here(
+    project: Any, stage: str, output: str | os.PathLike[str], command: str
+) -> str | None:
+    """None when `output` was computed by this job's `dvc repro` at HEAD, by a stage whose command is
+    `command` (samdkit's own, so reading it equals recomputing it); else one line saying why not."""
+    record = read(project)
+    if record is None:
+        return "no record of a pipeline run at this commit in this job"
+    if stage not in record.stages_run:
+        return (
+            f"stage {stage} did not run in this job's pipeline (its outputs were restored or kept)"
+        )
+    if not any(
+        c.strip() == command or c.strip().startswith(command + " ")
+        for c in _stage_commands(project, stage)
+    ):
+        return f"stage {stage} does not run '{command}'"
+    rel = project.rel(output)
+    recorded = record.outputs.get(rel) if rel else None
+    if recorded is None:
+        return f"{project.shown(output)} is not an output the pipeline run recorded"
+    if output_digest(Path(output)) != recorded:
+        return f"{project.shown(output)} changed after the pipeline ran"
+    return None
