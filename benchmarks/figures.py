@@ -68,7 +68,7 @@ class Context:
         ]
 
     def project(self) -> Path:
-        """The default project, baked and through its pipeline (dvc repro, lock, evaluate), once."""
+        """The default project, baked and through its pipeline (dvc repro, with its lock stage), once."""
         if self.project_dir:
             return self.project_dir
         from cookiecutter.main import cookiecutter
@@ -77,8 +77,9 @@ class Context:
         out.mkdir(parents=True, exist_ok=True)
         project = Path(cookiecutter(str(REPO / "template"), no_input=True, output_dir=str(out)))
         env = self.env(project)
+        # lock and evaluate are stages of the template's dvc.yaml: running them again outside DVC would
+        # leave a dvc.lock that no longer matches their outputs
         steps = [["git", "add", "-A"], ["dvc", "repro"]]
-        steps += [["samdkit", c] for c in ("lock", "evaluate") if not self.available(c)]
         git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
         steps += [["git", "add", "-A"], [*git, "commit", "-q", "-m", "baked, pipeline run"]]
         for step in steps:
@@ -382,82 +383,12 @@ def evidence(ctx: Context) -> list[Row]:
 
 # --------------------------------------------------------------------------- whole PR gate
 
-GATES = ["lint", "check-data", "verify-lock", "evaluate", "comment"]
-
 
 def pr_gate(ctx: Context) -> list[Row]:
-    """The generated pull-request.yml's steps, as its workflow runs them, against the bare tools."""
-    if missing := ctx.available(*GATES):
-        return [
-            _na("whole PR gate", "pull-request.yml gates", "ruff && pytest && dvc repro", missing)
-        ]
-    source = ctx.project()
-    project = ctx.work / "gate" / source.name
-    shutil.copytree(source, project, symlinks=True)
-    env = ctx.env(project)
-    repro = ["dvc", "repro", "--force"]  # a CI checkout has no DVC cache: every stage runs
-    gate_flags = ["--gate", "lint=success", "--gate", "data check=success"]
-    ours = {  # pull-request.yml's commands, flags included
-        "lint": ["samdkit", "lint", "--format", "github", "--output", "reports/lint.json"],
-        "pipeline": repro,
-        "check-data": ["samdkit", "check-data", "--format", "github"],
-        "tests": [ctx.python, "-m", "pytest"],
-        "verify-lock": ["samdkit", "verify-lock", "--committed", "HEAD", "--format", "github"],
-        "evaluate": ["samdkit", "evaluate", "--no-mlflow", "--format", "github"],
-        "comment": ["samdkit", "comment", "--post", "none", *gate_flags],
-    }
-    bare = {
-        "ruff": ["ruff", "check", "."],
-        "pytest": [ctx.python, "-m", "pytest"],
-        "dvc repro": repro,
-    }
-    steps: dict[str, list[Run]] = {k: [] for k in [*ours, *bare]}
+    """The generated pull-request.yml's gates job against the bare tools (benchmarks/pr_gate.py)."""
+    from benchmarks.pr_gate import pr_gate as figure
 
-    def side(cmds: dict[str, list[Any]]) -> Run:
-        for name, cmd in cmds.items():
-            steps[name].append(run(cmd, cwd=project, env=env))
-        return _sum([steps[n][-1] for n in cmds])
-
-    res = interleave(
-        {"samdkit": lambda: side(ours), "bare": lambda: side(bare)}, ctx.n(1, 3), warmup=0
-    )
-    gates_only = [
-        _sum([steps[n][i] for n in ours if n != "pipeline"]) for i in range(len(res["bare"]))
-    ]
-    medians = ", ".join(
-        f"{k} {spread([r.seconds for r in v])['median']:.1f}s" for k, v in steps.items()
-    )
-    whole = _row(
-        "whole PR gate",
-        "pull-request.yml: pipeline + gates",
-        "ruff check . && pytest && dvc repro",
-        res["samdkit"],
-        res["bare"],
-        goal="<= 1.25x",
-        note=f"dvc repro --force on both sides; step medians: {medians}",
-    )
-    gates = _row(
-        "whole PR gate",
-        "gate set: lint, data, tests, verify-lock, evaluate, comment",
-        "ruff check . && pytest && dvc repro",
-        gates_only,
-        res["bare"],
-        goal="<= 1.25x",
-        note="the issue's samdkit side: the gates without the workflow's own dvc repro",
-    )
-    if {r.rc for r in steps["verify-lock"]} == {1}:
-        why = (
-            "verify-lock exits 1 as in a real PR without a DVC remote: --force retrains, and a retrained "
-            "model never has the committed lock's bytes (it still hashes, loads and replays the golden set)"
-        )
-        whole.note += "; " + why
-    for row in (whole, gates):
-        assert row.ratio
-        row.met = row.ratio["median"] <= 1.25
-    whole.extra["steps_s"] = {k: spread([r.seconds for r in v]) for k, v in steps.items()}
-    whole.extra["steps_rc"] = {k: [r.rc for r in v] for k, v in steps.items()}
-    shutil.rmtree(project.parent)
-    return [whole, gates]
+    return figure(ctx)
 
 
 def _sum(runs: list[Run]) -> Run:

@@ -61,3 +61,50 @@ def test_table_marks_missed_goals_and_lists_notes():
     assert "| NO " in lines[2] and "1.00/1.50/2.00x" in lines[2]
     assert "| yes " in lines[3]
     assert "- b, y: 37 MiB" in text
+
+
+def test_pr_gate_runs_the_commands_the_generated_workflow_and_its_actions_run():
+    """Every samdkit flag and gate name the benchmark passes is written in the file it cites."""
+    from benchmarks.pr_gate import REPO, REUSE, workflow_steps
+
+    for reuse in (False, True):
+        for step in workflow_steps("python", reuse):
+            text = (REPO / step.source).read_text(encoding="utf-8")
+            for command in step.commands:
+                words = [w for w in command if w.startswith("--") and w not in ("--", REUSE)]
+                words += [w for w in command[2:3] if command[1] == "gate" and w != "--verdict"]
+                missing = [w.split("=")[0] for w in words if w.split("=")[0] not in text]
+                assert not missing, f"{step.name}: {missing} not in {step.source}"
+    workflow = (REPO / workflow_steps("python", False)[1].source).read_text(encoding="utf-8")
+    for gate in ("lint", "data-check", "model-lock"):
+        assert f"/actions/{gate}@" in workflow  # the steps the benchmark takes from the actions
+
+
+def test_pr_gate_follows_the_workflow_on_reuse():
+    """The gates get --reuse-pipeline exactly when the generated workflow (or its action) passes it."""
+    from benchmarks.pr_gate import REUSE, reuse_wired, workflow_steps
+
+    steps = {s.name: s for s in workflow_steps("python", reuse_wired())}
+    flagged = [s for s in ("check-data", "evaluate") if REUSE in steps[s].commands[0]]
+    assert flagged == (["check-data", "evaluate"] if reuse_wired() else [])
+
+
+def test_checkout_holds_git_files_only(tmp_path):
+    """Both sides start from a CI checkout: no DVC cache, no cached outputs."""
+    import subprocess
+
+    from benchmarks.pr_gate import checkout
+
+    source = tmp_path / "source"
+    (source / ".dvc" / "cache").mkdir(parents=True)
+    (source / ".dvc" / ".gitignore").write_text("/cache\n")
+    (source / ".gitignore").write_text("/models\n")
+    (source / "models").mkdir()
+    (source / "models" / "model.pkl").write_text("weights")
+    (source / "dvc.yaml").write_text("stages: {}\n")
+    ident = ["-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], [*ident, "commit", "-qm", "x"]):
+        subprocess.run(["git", *args], cwd=source, check=True)
+    got = checkout(source, tmp_path / "ci" / "project")
+    assert (got / "dvc.yaml").is_file()
+    assert not (got / "models").exists() and not (got / ".dvc" / "cache").exists()

@@ -91,13 +91,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from samdkit.core import reuse
 from samdkit.core.errors import UserError
+from samdkit.core.escape import terminal
 from samdkit.core.findings import Finding, GateResult, render_result
 from samdkit.core.options import add_format_option
 from samdkit.core.project import load_project
 from samdkit.data import sources as data_sources
 
 UNCHECKED = "samdkit/dataset-without-suite"
+# flags that choose other data than the configured checks (the pipeline's stage runs those)
+_SOURCE_FLAGS = ("dataset", "suite", "engine", "url", "url_env", "table", "schema", "query")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,6 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("OLD", "NEW"),
         help="convert a Great Expectations 0.x suite OLD into a GX 1.x suite NEW",
     )
+    parser.add_argument(reuse.FLAG, action="store_true", help=reuse.HELP)
     data_sources.add_arguments(parser)
 
 
@@ -174,18 +179,23 @@ def _typing_note(validation: dict[str, Any]) -> str:
     return "; read as text" + (f", typed by the suite: {typed_as}" if typed_as else "")
 
 
-def _print(report: dict[str, Any], fmt: str, output: str) -> None:
-    """The summary (text), the gate-result envelope with the result under `detail` (json), annotations."""
-    summary = {"passed": report["passed"], "total": report["total"]}
+def _print(report: dict[str, Any], fmt: str, output: str, source: str | None = None) -> None:
+    """The summary (text), the gate-result envelope with the result under `detail` (json), annotations.
+
+    File names come from the project (untrusted): escaped, so a name cannot draw a fake line."""
+    summary: dict[str, Any] = {"passed": report["passed"], "total": report["total"]}
     if report.get("coverage"):
         summary["unchecked datasets"] = len(report["coverage"]["unchecked"])
+    if source:
+        summary["source"] = source
     if fmt == "text":
         for v in report["validations"]:
             mark = "ok  " if v["success"] else "FAIL"
             counts = f"{v['passed']}/{v['total']} passed{_typing_note(v)}"
-            print(f"{mark} {v['suite']['path']} on {v['dataset']['path']}: {counts}")
+            suite, dataset = terminal(v["suite"]["path"]), terminal(v["dataset"]["path"])
+            print(f"{mark} {suite} on {dataset}: {counts}")
         for path in (report.get("coverage") or {}).get("unchecked", []):
-            print(f"FAIL {path}: no suite")
+            print(f"FAIL {terminal(path)}: no suite")
     result = GateResult(
         gate="check-data",
         verdict="PASS" if report["success"] else "FAIL",
@@ -224,12 +234,58 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             "--show-values prints row values to a terminal only, and stderr is not a terminal"
         )
+    output = Path(args.output) if args.output else project.path("data_check")
+    if args.reuse_pipeline:
+        reused = _reused(project, args)
+        if isinstance(reused, dict):
+            return _report_reused(project, reused, output, args.format)
+        reuse.note(reused)
     from samdkit.data.validation import check
 
     report, values = check(project, args)
-    output = Path(args.output) if args.output else project.path("data_check")
     result.write(output, report)
     _print(report, args.format, project.rel(output) or str(output))
     if args.show_values:
         _show(values)
+    return 0 if report["success"] else 1
+
+
+def _reused(project: Any, args: argparse.Namespace) -> dict[str, Any] | str:
+    """The result this job's check-data stage wrote, read strictly, or why it must be computed again."""
+    from samdkit.data import result
+
+    if args.show_values:
+        return "--show-values needs the rows: the result file holds counts only"
+    own = [f"--{k.replace('_', '-')}" for k in _SOURCE_FLAGS if getattr(args, k, None)]
+    if own:
+        return f"{own[0]} checks other data than the pipeline's stage"
+    path = project.path("data_check")
+    found = reuse.check(project, path, "samdkit check-data")
+    if isinstance(found, str):
+        return found
+    try:
+        report = result.read(path, project.shown(path))
+    except UserError as exc:
+        return str(exc)
+    pins: list[tuple[str, str | None]] = []
+    for validation in report["validations"]:
+        pins += [(validation["suite"]["path"], validation["suite"]["sha256"])]
+        pins += [(validation["dataset"]["path"], validation["dataset"]["sha256"])]
+    checked = {v["dataset"]["path"] for v in report["validations"]}
+    for validation in report["validations"]:
+        for parameter in (validation.get("parameters") or {}).values():
+            if parameter["dataset"] not in checked:
+                return f"parameter data {parameter['dataset']} is not pinned by a digest"
+    changed = reuse.pinned_changed(project.root, pins)
+    return changed or {"report": report, "reuse": found, "path": path}
+
+
+def _report_reused(project: Any, reused: dict[str, Any], output: Path, fmt: str) -> int:
+    """The verdict of the stage's result; written again only where --output asks for another file."""
+    from samdkit.data import result
+
+    report = reused["report"]
+    if output.resolve() != reused["path"].resolve():
+        result.write(output, report)
+    _print(report, fmt, project.rel(output) or str(output), reused["reuse"].summary)
     return 0 if report["success"] else 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from samdkit.core import reuse
 from samdkit.core.errors import UserError
 from samdkit.core.findings import Finding, GateResult, render_result
 from samdkit.core.options import add_format_option
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not log the metrics to the MLflow run named in reports/train_run.json",
     )
+    parser.add_argument(reuse.FLAG, action="store_true", help=reuse.HELP)
     add_format_option(parser)
 
 
@@ -227,27 +229,65 @@ def _detail(document: dict[str, Any], path: str, sha256: str) -> dict[str, Any]:
     }
 
 
+def _reused(inputs: Inputs, args: argparse.Namespace) -> tuple[dict[str, Any], reuse.Reuse] | str:
+    """The document this job's evaluate stage wrote, read strictly, or why it must be computed again."""
+    from samdkit.evaluate import document as evaluation_document
+
+    own = [f for f in ("predictions", "requirements", "params", "threshold") if getattr(args, f)]
+    if own:
+        return f"--{own[0]} evaluates other inputs than the pipeline's stage"
+    project = inputs.project
+    path = project.path("evaluation")
+    found = reuse.check(project, path, "samdkit evaluate")
+    if isinstance(found, str):
+        return found
+    try:
+        document = evaluation_document.read(path, project.shown(path))
+    except UserError as exc:
+        return str(exc)
+    pinned = document["inputs"]
+    keys = ["predictions", "requirements"] + (["params"] if inputs.params.is_file() else [])
+    if not all(pinned.get(k) for k in keys) or (pinned.get("params") and "params" not in keys):
+        return "the stage's result pins other input files than the gate reads"
+    pins = [(pinned[k]["path"], pinned[k]["sha256"]) for k in keys]
+    if [p for p, _ in pins] != [inputs.rel(getattr(inputs, k)) for k in keys]:
+        return "the stage's result names other input files than the gate reads"
+    changed = reuse.pinned_changed(project.root, pins)
+    return changed or (document, found)
+
+
 def run(args: argparse.Namespace) -> int:
     from samdkit.core.digests import sha256_hex
     from samdkit.evaluate import document as evaluation_document
 
     inputs = _inputs(args)
-    document = _document(inputs, args.threshold)
-    evaluation_document.write(inputs.output, document)
+    reused = _reused(inputs, args) if args.reuse_pipeline else None
+    if isinstance(reused, str):
+        reuse.note(reused)
+    status, source = None, None
+    if isinstance(reused, tuple):
+        document, found = reused
+        source = found.summary
+        # the stage logged its metrics to MLflow when it ran; the file is written only where asked
+        if inputs.output.resolve() != inputs.project.path("evaluation").resolve():
+            evaluation_document.write(inputs.output, document)
+    else:
+        document = _document(inputs, args.threshold)
+        evaluation_document.write(inputs.output, document)
     sha256 = sha256_hex(inputs.output)
-    status = None
-    if not args.no_mlflow:
+    if not args.no_mlflow and source is None:
         from samdkit.evaluate.tracking import log_to_mlflow
 
         status = log_to_mlflow(inputs.project.path("train_run"), document, sha256)
     path = inputs.rel(inputs.output)
     if args.format == "text":
-        _print_text(document, f"wrote {path} (sha256 {sha256})", status)
+        written = f"{path} (sha256 {sha256})"
+        _print_text(document, f"{written} {source}" if source else f"wrote {written}", status)
     result = GateResult(
         gate="evaluate",
         verdict=document["verdict"],
         findings=_findings(document, inputs.rel(inputs.requirements)),
-        summary=dict(document["summary"]),
+        summary={**document["summary"], **({"source": source} if source else {})},
         outputs={"evaluation": path, "sha256": sha256},
         detail=_detail(document, path, sha256),
     )

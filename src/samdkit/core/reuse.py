@@ -1,0 +1,131 @@
+"""`--reuse-pipeline` of the gates that a pipeline stage already ran (issue 19: each piece of work once).
+
+`samdkit check-data` and `samdkit evaluate` are also stages of the generated dvc.yaml. When this job's
+`samdkit pipeline-status --repro` ran that stage at HEAD (core.pipeline_run), the gate reads the stage's
+output with its strict reader instead of computing it a second time. The stage is the one dvc.yaml names
+as writing the file (never assumed); its command must be exactly the gate's own (flags that change only
+where or how a result is shown are allowed), and every input the result pins by digest must still have
+that digest. Anything else: the gate recomputes as it always did, and says why on one note line.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from samdkit.core.errors import UserError
+
+FLAG = "--reuse-pipeline"
+HELP = (
+    "read the result this job's `samdkit pipeline-status --repro` computed in its dvc.yaml stage "
+    "(ran at HEAD, output unchanged since) instead of computing it again; otherwise compute it, with a note"
+)
+# flags that change where or how a result is shown, never what it holds
+_NEUTRAL_FLAGS = {"--no-mlflow": 0, "--format": 1}
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """The stage whose output the gate reads, and the commit the pipeline ran at."""
+
+    stage: str
+    commit: str
+
+    @property
+    def summary(self) -> str:
+        return f"read from this job's pipeline (stage {self.stage} ran at {self.commit[:12]})"
+
+
+def _stages(project: Any) -> dict[str, Any]:
+    from samdkit.core import bounded
+
+    dvc_yaml = project.path("dvc_yaml")
+    if not dvc_yaml.is_file():
+        return {}
+    try:
+        spec = bounded.read_yaml(dvc_yaml, project.shown(dvc_yaml))
+    except UserError:
+        return {}
+    stages = spec.get("stages") if isinstance(spec, dict) else None
+    return stages if isinstance(stages, dict) else {}
+
+
+def _outputs(entry: Any) -> list[str]:
+    """The paths a dvc.yaml stage writes: outs, metrics and plots, plain or with options."""
+    paths: list[str] = []
+    for key in ("outs", "metrics", "plots"):
+        items = entry.get(key) if isinstance(entry, dict) else None
+        for item in items if isinstance(items, list) else []:
+            paths += [str(k) for k in item] if isinstance(item, dict) else [str(item)]
+    return paths
+
+
+def stage_writing(project: Any, output: Path) -> tuple[str, list[str]] | None:
+    """The dvc.yaml stage that lists `output` among its outputs, with its commands; None if none does."""
+    rel = project.rel(output)
+    for name, entry in _stages(project).items():
+        if rel and any(Path(p).as_posix().rstrip("/") == rel for p in _outputs(entry)):
+            cmd = entry.get("cmd")
+            return str(name), [cmd] if isinstance(cmd, str) else [str(c) for c in cmd or []]
+    return None
+
+
+def _same_command(line: str, command: str) -> bool:
+    """`line` runs `command` with no flag that changes its result."""
+    import shlex
+
+    try:
+        words, want = shlex.split(line), shlex.split(command)
+    except ValueError:
+        return False
+    if words[: len(want)] != want:
+        return False
+    rest = words[len(want) :]
+    while rest:
+        flag, _, value = rest[0].partition("=")
+        if flag not in _NEUTRAL_FLAGS:
+            return False
+        rest = rest[1 + (_NEUTRAL_FLAGS[flag] if not value else 0) :]
+    return True
+
+
+def check(project: Any, output: Path, command: str) -> Reuse | str:
+    """Reuse when this job's pipeline computed `output` with `command`; else the reason, one line."""
+    from samdkit.core import pipeline_run
+
+    found = stage_writing(project, output)
+    shown = project.shown(output)
+    if found is None:
+        return f"no stage of {project.shown(project.path('dvc_yaml'))} writes {shown}"
+    stage, commands = found
+    if not any(_same_command(line, command) for line in commands):
+        return f"stage {stage} does not run '{command}' as the gate does"
+    reason = pipeline_run.computed_here(project, stage=stage, output=output, command=command)
+    if reason is not None:
+        return reason
+    record = pipeline_run.read(project)
+    if record is None:  # computed_here just read it: only a concurrent change gets here
+        return "no record of a pipeline run at this commit in this job"
+    return Reuse(stage, record.commit)
+
+
+def pinned_changed(root: Path, pins: list[tuple[str, str | None]]) -> str | None:
+    """The first input (path, recorded SHA-256) whose file now has another digest; None if all match."""
+    from samdkit.core.digests import sha256_hex
+
+    for rel, sha256 in pins:
+        path = root / rel
+        if sha256 is None:
+            return f"{rel} is not pinned by a digest in the result"
+        if not path.is_file() or sha256_hex(path) != sha256:
+            return f"{rel} changed after the pipeline computed the result"
+    return None
+
+
+def note(reason: str) -> None:
+    """Why the gate computes again: one line on stderr (stdout stays the result, e.g. JSON)."""
+    from samdkit.core.escape import terminal
+
+    print(f"note: {FLAG}: computing again: {terminal(reason)}", file=sys.stderr)
