@@ -290,6 +290,19 @@ def _deltas(
     return lines
 
 
+def _base_lock(data: bytes, where: str) -> tuple[dict[str, Any] | None, str]:
+    """(the base ref's lock, or None and why): history an older samdkit wrote, read strictly (strict
+    UTF-8, the lock's own reader); a defect is named, never quoted, and never stops the comment."""
+    from samdkit.lock import schema as lockfile
+
+    try:
+        return lockfile.parse(data.decode("utf-8"), where), ""
+    except UnicodeDecodeError:
+        return None, f"{where}: malformed lock: not UTF-8 text"
+    except UserError as exc:  # names the file and the field, never the file's content
+        return None, str(exc)
+
+
 def _lock_change(project, base: str | None) -> list[str]:
     """Lines describing how model.lock changed against the base ref (empty when unchanged or unknown)."""
     from samdkit.core import gitinfo
@@ -304,10 +317,11 @@ def _lock_change(project, base: str | None) -> list[str]:
     if old_bytes is None:
         return [f"{md_code(rel)} is new in this change (no committed lock on {md_code(base)})."]
     new = lockfile.read(lock_path)  # this change's lock: strict
-    try:  # the base's lock is history an older samdkit wrote: say so when this one cannot read it
-        old = lockfile.parse(old_bytes.decode("utf-8", "replace"), f"{base}:{rel}")
-    except UserError as exc:
-        return [f"{md_code(rel)} changed against {md_code(base)} ({md_inline(str(exc))})."]
+    old, why = _base_lock(old_bytes, f"{base}:{rel}")
+    if old is None:
+        return [
+            f"Model history unavailable (this samdkit cannot read the base's lock): {md_inline(why)}."
+        ]
     changes = lock_diff.diff_locks(old, new)
     if not changes:
         return []

@@ -257,7 +257,7 @@ def rebuild_and_verify(ctx: Any, lock: dict[str, Any], ref: str) -> tuple[str, l
             golden_path=rb.root / ctx.rel(ctx.golden_path),
             runs=ctx.runs,
         )
-        found, summary = verify(tctx, lock)
+        found, summary = verify(tctx, lock, replay_identical=False)
         rb.seconds["compare"] = time.perf_counter() - clock
         files = {f.path: f.sha256 for f in digests.tree_digests(tctx.model_path)}
     verdict, findings = classify(found, commit)
@@ -346,25 +346,47 @@ def read_result(path: str | os.PathLike[str], where: str | None = None) -> dict[
     return validate_result(bounded.read_json(path, where), where)
 
 
-def describe(project: Any, lock: dict[str, Any] | None) -> dict[str, Any]:
-    """For the report: the rebuild verdict of this locked model, or "not run".
+_NOT_RUN = object()  # describe(): read the verdict file itself
 
+
+def describe(project: Any, lock: dict[str, Any] | None, record: Any = _NOT_RUN) -> dict[str, Any]:
+    """For the report and the model card: the rebuild verdict of this locked model, or "not run".
+
+    The verdict is a claim the team's rebuild check recorded in a file, not a check the report
+    or signing re-runs: the text says whose claim it is, when and where it was recorded, and how
+    an auditor confirms it. `record`: the file as the report already read it (None: absent).
     A verdict file about another model (its lock root digest differs) counts as not run.
     """
     path = project.path("rebuild")
-    record = read_result(path, project.shown(path))
+    rel = project.shown(path)
+    if record is _NOT_RUN:
+        record = read_result(path, rel)
     artifact = lock.get("artifact") if isinstance(lock, dict) else None
     root = artifact.get("root_digest") if isinstance(artifact, dict) else None
     if record is None or not root or record["lock_root_digest"] != root:
-        return {"verdict": "not run", "text": "rebuild check not run for this model"}
+        why = "for this model" if record is None else f"for this model ({rel} is about another)"
+        return {
+            "verdict": "not run",
+            "text": f"rebuild check not run {why}: run samdkit verify-lock --rebuild "
+            f"(it records {rel}) before samdkit report; an auditor runs "
+            "samdkit verify --rebuild on the release",
+        }
     verdict = record["verdict"]
-    commit = (record["commit"] or "")[:12]
+    commit = (record["commit"] or "")[:12] or "(commit not recorded)"
     text = {
         REPRODUCED: f"reproduced: the model rebuilt from commit {commit} is bit-identical",
         EQUIVALENT: f"equivalent rebuild: the model rebuilt from commit {commit} differs in its "
         "bytes but predicts the golden set within the lock's tolerance",
     }.get(verdict, f"FAIL: the model rebuilt from commit {commit} does not match model.lock")
-    return {**record, "text": text}
+    # plain text: the report's HTML and Markdown and the model card print it as it is
+    who = {"verify": "a samdkit verify --rebuild run"}.get(
+        record["mode"], "the team's rebuild check"
+    )
+    claim = (
+        f" — recorded by {who} ({rel}, {record['checked_utc']}, commit {commit}); "
+        "not re-run at signing: an auditor confirms it with samdkit verify --rebuild"
+    )
+    return {**record, "text": text + claim}
 
 
 def render(

@@ -98,7 +98,11 @@ def dumps(lock: dict[str, Any]) -> str:
 
 
 def write(path: str | Path, lock: dict[str, Any]) -> Path:
-    return atomic.write_text(path, dumps(lock))
+    """Write a lock this samdkit's own strict reader accepts: the text is parsed back with the reader's
+    rules (`parse`) before the atomic write, so a defect stops here and the previous lock stays."""
+    text = dumps(lock)
+    parse(text, str(path))
+    return atomic.write_text(path, text)
 
 
 def _artifact(f: Fields, lock: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 - the PDFs `samdkit sign` signs (`report_pdf`, `model_card_pdf` of the project's paths table, or
   `[tool.samdkit.sign] pdfs`) and the files the manifest seals (model folder, locks, evidence, SBOM,
-  the PDFs; `[tool.samdkit.sign] files` / `extra_files`), each checked inside the project;
+  the PDFs, and the rebuild verdict reports/rebuild.json when present; `[tool.samdkit.sign] files`
+  / `extra_files`), each checked inside the project;
 - the planned signers the report prints in section 15 and sign takes its default meaning from;
 - the rules every release reader applies to what a release names: a project path is relative POSIX
   without `..`; a digest is 64 lowercase hex; JSON evidence has no duplicate keys.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from samdkit.core.errors import UserError
+from samdkit.core.fields import plain_name
 from samdkit.core.project import Project
 
 MEANINGS = ("Authorship", "Approval", "Review", "Responsibility")
@@ -55,9 +57,10 @@ def is_sha256(value: Any) -> bool:
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {json.dumps(key)}")
+    for i, (key, value) in enumerate(pairs):
+        if key in seen:  # a plain identifier is a field name; any other key is text from the file
+            name = json.dumps(key) if plain_name(key) else f"#{i + 1} of an object"
+            raise ValueError(f"duplicate key {name}")
         seen[key] = value
     return seen
 
@@ -199,6 +202,11 @@ def release_files(project: Project, pdfs: list[Path]) -> list[str]:
         ]
     named += [project.root / p for p in conf.get("extra_files", [])]
     named += pdfs
+    # the rebuild verdict the report states is a claim in a plain file: sealed when present, so an
+    # edit after signing fails `samdkit verify` (it is optional: a project may not have run it)
+    rebuild = project.path("rebuild")
+    if rebuild.is_file() or rebuild.is_symlink():
+        named.append(rebuild)
     files: list[str] = []
     for path in named:
         rel = project_path(project, path)

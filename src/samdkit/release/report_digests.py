@@ -17,10 +17,10 @@ re-signing; the legacy shape is read as strictly as v1 (docs/signing.md).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from samdkit.core.errors import UserError
+from samdkit.core.fields import plain_name
 from samdkit.release.layout import is_sha256, load_json, path_problem
 
 ATTACHMENT = "evidence-digests.json"
@@ -37,10 +37,10 @@ def _table(digests: Any, where: str, field: str = "files") -> dict[str, str]:
     """A checked path → sha256 table; one line naming the first bad entry."""
     if not isinstance(digests, dict):
         raise UserError(f"{where}: {field}: not a table of path → sha256")
-    for rel, digest in digests.items():
+    for i, (rel, digest) in enumerate(digests.items()):
         why = path_problem(rel) or _digest_problem(digest)
-        if why:
-            raise UserError(f"{where}: {field}[{json.dumps(rel)}]: {why}")
+        if why:  # named by position: the path is text from the file, never quoted
+            raise UserError(f"{where}: {field} (entry #{i + 1}): {why}")
     return dict(sorted(digests.items()))
 
 
@@ -89,11 +89,12 @@ def validate(doc: Any, where: str) -> dict[str, str]:
         raise UserError(f"{where}: not an evidence-digests document (a {type(doc).__name__})")
     if "schema" not in doc:
         raise UserError(f"{where}: schema: missing (expected {SCHEMA})")
-    if doc["schema"] != SCHEMA:
-        raise UserError(f"{where}: schema: {json.dumps(doc['schema'])} is not {SCHEMA}")
-    extra = sorted(set(doc) - {"schema", "files"})
-    if extra:
-        raise UserError(f"{where}: {extra[0]}: unknown field")
+    if doc["schema"] != SCHEMA:  # never quoted: text from the file
+        raise UserError(f"{where}: schema: not {SCHEMA} (an unknown schema)")
+    extra = [key for key in doc if key not in ("schema", "files")]
+    if extra:  # a plain identifier is a field name; any other key is described, not quoted
+        name = extra[0] if plain_name(extra[0]) else "a field whose name is not a plain identifier"
+        raise UserError(f"{where}: {name}: unknown field")
     if "files" not in doc:
         raise UserError(f"{where}: files: missing")
     return _table(doc["files"], where)

@@ -2,10 +2,10 @@
 
 First signature (CI): `samdkit sign` checks everything first (key and certificate validity, every
 release file inside the project with no symbolic link leaving it, PDFs readable and not yet signed,
-every output writable), then signs every release PDF (a visible 21 CFR 11.50 manifestation on the last
+every output writable, reports/rebuild.json readable as a rebuild verdict when present), then signs every release PDF (a visible 21 CFR 11.50 manifestation on the last
 page: the certificate's name, the meaning, UTC date and time, the certificate's SHA-256; the same name,
 reason and time in the signature dictionary), then writes release/manifest.json (project path,
-SHA-256 and size of every release file; the target of a symlinked file; the signer's certificate
+SHA-256 and size of every release file, including the rebuild verdict the report states; the target of a symlinked file; the signer's certificate
 fingerprint) and its detached CMS signature release/manifest.json.p7s, with the same key.
 
 A run killed half-way leaves release/.sign-pending.json and a pre-sign copy of every file it writes
@@ -404,11 +404,21 @@ def _pdf_state(project: Project, pdfs: list[Path], add: bool) -> dict[Path, byte
     return originals
 
 
+def _check_rebuild_verdict(project: Project) -> None:
+    """The rebuild verdict the manifest seals is read by its strict reader first: a file that is
+    not one (hand-written, another format) is refused before anything is signed (exit 2)."""
+    from samdkit.lock.rebuild import read_result
+
+    path = project.path("rebuild")
+    read_result(path, project.shown(path, resolve=False))
+
+
 def make_plan(project: Project, pdfs: list[Path], manifest_path: Path | None, add: bool) -> Plan:
     """Check PDFs, release files and outputs; nothing is written."""
     plan = Plan(project, _pdf_state(project, pdfs, add), manifest_path)
     if manifest_path is not None:
         plan.files = release_files(project, pdfs)
+        _check_rebuild_verdict(project)
     plan.outputs = list(plan.pdfs)
     if manifest_path is not None:
         from samdkit.release import manifest as mf

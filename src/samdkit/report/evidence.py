@@ -38,6 +38,8 @@ INPUTS: tuple[tuple[str, str, str], ...] = (
     ("model_card", "Model card source", "yaml"),
     ("params", "Parameters", "params"),
     ("predictions", "Test-set predictions", "bytes"),
+    # a claim the team's check recorded, not re-run by the report: its digest is printed and sealed
+    ("rebuild", "Rebuild check verdict (samdkit verify-lock --rebuild)", "json"),
 )
 
 
@@ -77,6 +79,10 @@ def _strict(key: str, data: Any, rel: str) -> Any:
         from samdkit.lock import schema
 
         return schema.validate(data, rel)
+    if key == "rebuild":
+        from samdkit.lock import rebuild
+
+        return rebuild.validate_result(data, rel)
     return data
 
 

@@ -136,6 +136,8 @@ def _details(ctx: dict[str, Any], details_src: dict[str, Any]) -> dict[str, Any]
         "model_sha256": lock.get("root_digest"),
         "git_commit": ctx["git"].get("commit"),
         "locked": bool(lock.get("root_digest")) and lock.get("identical") is True,
+        # the rebuild verdict as the report states it: whose claim, when, how an auditor confirms it
+        "rebuild": lock.get("rebuild"),
         "change_log": details_src.get("change_log") or [],
         "document_id": ctx["document"]["model_card_id"],
     }

@@ -211,7 +211,9 @@ def section_3(bundle: Bundle) -> Result:
         gaps.add("3", f"{ev.rel} is missing: the model is not locked (run samdkit lock)")
         return {"lock": None}, gaps.items
     lock = lock_summary(ev.data, bundle.git.get("previous_lock"))
-    lock["rebuild"] = rebuild_verdict(bundle.project, ev.data)["text"]
+    # the verdict file as the report read it (its digest is printed in section 14)
+    found = bundle.ev["rebuild"].data if bundle.ev["rebuild"].present else None
+    lock["rebuild"] = rebuild_verdict(bundle.project, ev.data, found)["text"]
     if not lock["root_digest"]:
         gaps.add("3", "model.lock names no model root digest")
     if lock["identical"] is None:
