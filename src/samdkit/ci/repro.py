@@ -20,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,7 @@ def record(
 
 def environment(epoch: int | None) -> dict[str, str]:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    if epoch is not None and not env.get("SOURCE_DATE_EPOCH", "").strip():
+    if epoch is not None:  # the recorded build wins, as in `verify-lock --rebuild` (lock.rebuild)
         env["SOURCE_DATE_EPOCH"] = str(epoch)
     return env
 
@@ -252,12 +253,14 @@ def run_pipeline(project: Any, ref: str) -> Outcome:
     elif (root / "dvc.lock").is_file():
         outcome.findings = _status(root, env, cached)
     done = dvc(root, "repro", env=env)
-    print(done.stdout, end="")  # the pipeline's own log stays in the job log
+    sys.stderr.write(
+        done.stdout
+    )  # the pipeline's own log stays in the job log, out of --format json
     if done.returncode != 0:
         outcome.findings = [_failed(done)]
         return outcome
     outcome.record = record(root, done.stdout, outs, outcome.remote, epoch)
-    if not outcome.remote:
+    if not outcome.remote and not outcome.findings:  # a stale stage's outputs differ anyway
         model = project.rel(project.path("model")) or ""
         outcome.findings += regenerated_data_findings(root, ref, cached, model)
     return outcome

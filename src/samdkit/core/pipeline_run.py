@@ -118,10 +118,11 @@ def _stage_commands(project: Any, stage: str) -> list[str]:
 
 
 def computed_here(
-    project: Any, stage: str, output: str | os.PathLike[str], command: str
+    project: Any, stage: str, output: str | os.PathLike[str], command: str | None = None
 ) -> str | None:
-    """None when `output` was computed by this job's `dvc repro` at HEAD, by a stage whose command is
-    `command` (samdkit's own, so reading it equals recomputing it); else one line saying why not."""
+    """None when `output` was computed by this job's `dvc repro` at HEAD and is unchanged since; with
+    `command`, also only when the stage's last command is that one (samdkit's own, so reading its
+    output equals recomputing it). Otherwise one line saying why not (the caller recomputes)."""
     record = read(project)
     if record is None:
         return "no record of a pipeline run at this commit in this job"
@@ -129,15 +130,15 @@ def computed_here(
         return (
             f"stage {stage} did not run in this job's pipeline (its outputs were restored or kept)"
         )
-    if not any(
-        c.strip() == command or c.strip().startswith(command + " ")
-        for c in _stage_commands(project, stage)
-    ):
-        return f"stage {stage} does not run '{command}'"
+    commands = _stage_commands(project, stage)
+    last = commands[-1].strip() if commands else ""
+    if command is not None and last != command and not last.startswith(command + " "):
+        return f"the last command of stage {stage} is not '{command}'"
+    output = Path(output) if Path(output).is_absolute() else project.root / output
     rel = project.rel(output)
     recorded = record.outputs.get(rel) if rel else None
     if recorded is None:
         return f"{project.shown(output)} is not an output the pipeline run recorded"
-    if output_digest(Path(output)) != recorded:
+    if output_digest(output) != recorded:
         return f"{project.shown(output)} changed after the pipeline ran"
     return None

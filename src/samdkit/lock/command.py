@@ -86,7 +86,9 @@ def add_verify_lock_arguments(parser: argparse.ArgumentParser) -> None:
         help="rebuild the model from the commit (HEAD, or --committed REF) in a temporary folder "
         "and compare it with the lock: 'reproduced' (bit-identical), 'equivalent rebuild' (golden "
         "predictions within tolerance) or FAIL; --rebuild=auto rebuilds when the model is not in the "
-        "workspace or the project has no DVC remote (a pull request), else verifies it as usual",
+        "workspace or the project has no DVC remote (a pull request), else verifies it as usual; a "
+        "model this job's `samdkit pipeline-status --repro` just trained from the commit is that "
+        "rebuild (classified, not trained again)",
     )
 
 
@@ -197,6 +199,11 @@ def run_verify_lock(args: argparse.Namespace) -> int:
                 )
             )
         lock = committed
+    if args.rebuild == "auto" and _no_model_source(ctx):
+        trained_here = _trained_by_this_job(ctx, args.committed or "HEAD")
+        if trained_here is None:
+            return _classify_job_build(args, ctx, lock, notes)
+        notes.append(Finding("rebuild-auto", f"rebuilding: {trained_here}", severity="notice"))
     if args.rebuild == "always" or (args.rebuild == "auto" and _no_model_source(ctx)):
         return _run_rebuild(args, ctx, lock, notes)
     findings, summary = verify(ctx, lock)
@@ -218,6 +225,48 @@ def _run_rebuild(
     from samdkit.lock import rebuild
 
     verdict, findings, summary = rebuild.rebuild_and_verify(ctx, lock, args.committed or "HEAD")
+    rebuild.write_verdict(ctx.project, verdict, summary, "verify-lock")
+    title = "samdkit verify-lock --rebuild"
+    print(rebuild.render(notes + findings, args.format, title, verdict, summary))
+    return 1 if verdict == rebuild.FAILED else 0
+
+
+def _trained_by_this_job(ctx: Context, ref: str) -> str | None:
+    """None when this job's pipeline run trained the workspace model from `ref` (same commit, train
+    stage ran, model unchanged since); else why not."""
+    from samdkit.core import pipeline_run
+
+    record = pipeline_run.read(ctx.project)
+    if record is not None and record.commit != gitinfo.resolve_commit(ctx.project.root, ref):
+        return f"this job's pipeline ran at another commit than {ref}"
+    return pipeline_run.computed_here(ctx.project, ctx.settings.train_stage, ctx.model_path)
+
+
+def _classify_job_build(
+    args: argparse.Namespace, ctx: Context, lock: dict[str, Any], notes: list[Finding]
+) -> int:
+    """The model this job's `dvc repro` trained from the commit is the rebuild: verify it against the
+    committed lock and name the verdict (reproduced / equivalent rebuild / FAIL), without training again."""
+    import time
+
+    from samdkit.core import pipeline_run
+    from samdkit.lock import rebuild
+
+    record = pipeline_run.read(ctx.project)
+    assert record is not None  # _trained_by_this_job said so
+    clock = time.perf_counter()
+    found, summary = verify(ctx, lock)
+    verdict, findings = rebuild.classify(found, record.commit)
+    summary = {
+        "rebuild": verdict,
+        "commit": record.commit,
+        "source_date_epoch": record.source_date_epoch,
+        "data": "this job's dvc repro",
+        "trained_by": f"this job's pipeline run ({ctx.rel(pipeline_run.record_path(ctx.project))})",
+        "expected_root_digest": lock["artifact"]["root_digest"],
+        **summary,
+        "seconds": {"compare": round(time.perf_counter() - clock, 2)},
+    }
     rebuild.write_verdict(ctx.project, verdict, summary, "verify-lock")
     title = "samdkit verify-lock --rebuild"
     print(rebuild.render(notes + findings, args.format, title, verdict, summary))

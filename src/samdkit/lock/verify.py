@@ -229,13 +229,24 @@ def _prediction_findings(
     return findings, summary
 
 
-def verify(ctx: Context, lock: dict[str, Any]) -> tuple[list[Finding], dict[str, Any]]:
+def verify(
+    ctx: Context, lock: dict[str, Any], *, replay_identical: bool = True
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Every check of model.lock against the model: (findings, summary).
+
+    `replay_identical=False` (a rebuild) skips the golden-set replay when every model file is
+    bit-identical to the lock: the rebuild question is answered by the bytes alone.
+    """
     require_model(ctx)
     if not ctx.golden_path.is_file():
         raise UserError(f"{ctx.rel(ctx.golden_path)}: golden input set not found")
     params = read_params(ctx)
     findings, root = _artifact_findings(ctx, lock)
+    identical = not findings
     findings += _provenance_findings(ctx, lock, params)
+    if not replay_identical and identical:
+        summary = {"golden_replay": "skipped: every model file is bit-identical to the lock"}
+        return findings, {"files": len(lock["artifact"]["files"]), "root_digest": root, **summary}
     predicted, summary = _prediction_findings(ctx, lock, params)
     findings += predicted
     summary = {"files": len(lock["artifact"]["files"]), "root_digest": root, **summary}
