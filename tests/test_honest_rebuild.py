@@ -146,6 +146,15 @@ def test_report_and_card_state_the_claim_and_the_report_prints_its_digest(report
     assert digest in report
     attached = _attached_digests(reported / "reports/clinical-validation-report.pdf", tmp_path)
     assert attached["reports/rebuild.json"] == digest
+    # ... and embeds the claim itself, byte for byte, for an auditor to read from the signed PDF
+    out = tmp_path / "embedded-rebuild.json"
+    subprocess.run(
+        ["pdfdetach", "-savefile", "rebuild.json", "-o", str(out),
+         str(reported / "reports/clinical-validation-report.pdf")],
+        check=True,
+    )  # fmt: skip
+    assert out.read_bytes() == (reported / "reports/rebuild.json").read_bytes()
+    assert "Embedded files: evaluation.json, data-check.json, model.lock, rebuild.json," in report
 
 
 def test_a_hand_written_verdict_stops_the_report_naming_the_field(reported, tmp_path, capsys):

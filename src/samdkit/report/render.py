@@ -196,6 +196,7 @@ def report_attachments(
         ("evaluation", "Evaluation result"),
         ("data_check", "Data-quality result"),
         ("model_lock", "Model lock"),
+        ("rebuild", "Rebuild check verdict (the team's claim, as the report states it)"),
     ):
         path = project.path(key)
         if path.is_file():
