@@ -109,7 +109,7 @@ def test_read_result_round_trips_the_written_verdict(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "field"),
     [
-        (lambda r: r.update(format="samdkit/rebuild/v0"), "field 'format' is 'samdkit/rebuild/v0'"),
+        (lambda r: r.update(format="samdkit/rebuild/v0"), "field 'format' names another format"),
         (lambda r: r.pop("verdict"), "field 'verdict' is missing"),
         (lambda r: r.update(verdict="looks fine"), "field 'verdict' must be one of"),
         (lambda r: r.update(commit=5), "field 'commit' has the wrong type"),

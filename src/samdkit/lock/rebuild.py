@@ -313,7 +313,7 @@ def validate_result(record: Any, where: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise bad("not a JSON object")
     if record.get("format") != VERDICT_FORMAT:
-        raise bad(f"field 'format' is {record.get('format')!r}")
+        raise bad("field 'format' names another format")  # named, never quoted
     for key, kinds in _RESULT_FIELDS.items():
         if key not in record:
             raise bad(f"field '{key}' is missing")
