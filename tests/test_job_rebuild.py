@@ -230,3 +230,57 @@ def test_a_model_changed_after_the_pipeline_step_is_not_taken_as_its_rebuild(ci_
     assert "changed after the pipeline ran" in why()
     mlmodel.unlink()  # a model file removed is a change too
     assert "changed after the pipeline ran" in why()
+
+
+@pytest.mark.slow
+def test_the_lock_gate_reads_the_golden_predictions_the_lock_stage_measured(ci_checkout, tmp_path):
+    clone = tmp_path / "ci"
+    shutil.copytree(ci_checkout[0], clone, symlinks=True)
+    base = ["samdkit", "verify-lock", "--committed", "HEAD", "--rebuild=auto", "--format", "json"]
+    done = run([*base, "--reuse-pipeline"], clone, check=False)
+    result = json.loads(done.stdout)
+    assert (done.returncode, result["verdict"]) == (0, "reproduced"), result["findings"]
+    assert result["detail"]["golden_replay"].startswith("read from this job's lock stage")
+    assert "note:" not in done.stderr
+    # the job's model.lock edited after the run: replayed, with the reason on one line
+    lock = clone / "model.lock"
+    lock.write_text(lock.read_text().replace('"rows": 50', '"rows": 50 '))
+    done = run([*base, "--reuse-pipeline"], clone, check=False)
+    assert json.loads(done.stdout)["verdict"] == "reproduced"
+    assert "golden_replay" not in json.loads(done.stdout)["detail"]
+    assert "note: --reuse-pipeline: computing again: model.lock changed after" in done.stderr
+    # without --committed the working lock is the one under check: never its own evidence
+    done = run(
+        ["samdkit", "verify-lock", "--reuse-pipeline", "--format", "json"], clone, check=False
+    )
+    assert "needs --committed" in done.stderr
+
+
+def test_a_lock_that_measured_another_model_or_golden_set_is_not_used(tmp_path):
+    from types import SimpleNamespace
+
+    from samdkit.core.digests import sha256_hex
+    from samdkit.lock.verify import measured_here
+
+    golden = tmp_path / "golden.csv"
+    golden.write_text("id,x\n1,0.5\n")
+    measured = {
+        "artifact": {"root_digest": "a" * 64},
+        "determinism": {
+            "golden": {"sha256": sha256_hex(golden), "features": ["x"]},
+            "predictions": [[0.25, 0.75]],
+            "output_sha256": "",
+        },
+    }
+    from samdkit.lock.fingerprint import array_sha256
+
+    measured["determinism"]["output_sha256"] = array_sha256([[0.25, 0.75]])
+    ctx = SimpleNamespace(golden_path=golden, runs=3)
+    fp = measured_here(ctx, measured, "a" * 64)
+    assert fp is not None and fp.deterministic and fp.row_ids == ["row 1"]
+    assert measured_here(ctx, measured, "b" * 64) is None  # another model
+    golden.write_text("id,x\n1,0.6\n")
+    assert measured_here(ctx, measured, "a" * 64) is None  # another golden set
+    golden.write_text("id,x\n1,0.5\n")
+    measured["determinism"]["predictions"] = [[0.5, 0.5]]  # edited: fails its own digest
+    assert measured_here(ctx, measured, "a" * 64) is None

@@ -90,6 +90,14 @@ def add_verify_lock_arguments(parser: argparse.ArgumentParser) -> None:
         "model this job's `samdkit pipeline-status --repro` just trained from the commit is that "
         "rebuild (classified, not trained again)",
     )
+    parser.add_argument(
+        "--reuse-pipeline",
+        action="store_true",
+        help="with --committed: when this job's `samdkit pipeline-status --repro` ran the stage "
+        "that runs `samdkit lock` (at HEAD, model.lock unchanged since) and that lock measured this "
+        "very model on this golden set, compare its golden predictions with the committed lock "
+        "instead of replaying the golden set again; otherwise replay, with a note",
+    )
 
 
 def _context(args: argparse.Namespace) -> Context:
@@ -199,14 +207,15 @@ def run_verify_lock(args: argparse.Namespace) -> int:
                 )
             )
         lock = committed
+    measured = _measured_by_this_job(args, ctx)
     if args.rebuild == "auto" and _no_model_source(ctx):
         trained_here = _trained_by_this_job(ctx, args.committed or "HEAD")
         if trained_here is None:
-            return _classify_job_build(args, ctx, lock, notes)
+            return _classify_job_build(args, ctx, lock, notes, measured)
         notes.append(Finding("rebuild-auto", f"rebuilding: {trained_here}", severity="notice"))
     if args.rebuild == "always" or (args.rebuild == "auto" and _no_model_source(ctx)):
         return _run_rebuild(args, ctx, lock, notes)
-    findings, summary = verify(ctx, lock)
+    findings, summary = verify(ctx, lock, measured=measured)
     findings = notes + findings
     result = GateResult(
         gate="verify-lock",
@@ -242,8 +251,29 @@ def _trained_by_this_job(ctx: Context, ref: str) -> str | None:
     return pipeline_run.computed_here(ctx.project, ctx.settings.train_stage, ctx.model_path)
 
 
+def _measured_by_this_job(args: argparse.Namespace, ctx: Context) -> dict[str, Any] | None:
+    """--reuse-pipeline: the working model.lock this job's `samdkit lock` stage wrote, else None
+    (with a note saying why the golden set is replayed). Never the lock under verification itself."""
+    from samdkit.core import reuse
+
+    if not args.reuse_pipeline:
+        return None
+    if not args.committed:
+        reuse.note("--reuse-pipeline needs --committed (the working lock is the one under check)")
+        return None
+    found = reuse.check(ctx.project, ctx.lock_path, "samdkit lock")
+    if isinstance(found, str):
+        reuse.note(found)
+        return None
+    return lockfile.read(ctx.lock_path)
+
+
 def _classify_job_build(
-    args: argparse.Namespace, ctx: Context, lock: dict[str, Any], notes: list[Finding]
+    args: argparse.Namespace,
+    ctx: Context,
+    lock: dict[str, Any],
+    notes: list[Finding],
+    measured: dict[str, Any] | None = None,
 ) -> int:
     """The model this job's `dvc repro` trained from the commit is the rebuild: verify it against the
     committed lock and name the verdict (reproduced / equivalent rebuild / FAIL), without training again."""
@@ -255,7 +285,7 @@ def _classify_job_build(
     record = pipeline_run.read(ctx.project)
     assert record is not None  # _trained_by_this_job said so
     clock = time.perf_counter()
-    found, summary = verify(ctx, lock)
+    found, summary = verify(ctx, lock, measured=measured)
     verdict, findings = rebuild.classify(found, record.commit)
     summary = {
         "rebuild": verdict,

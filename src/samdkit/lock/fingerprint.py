@@ -31,6 +31,18 @@ class Fingerprint:
     def deterministic(self) -> bool:
         return len(set(self.digests)) == 1
 
+    @classmethod
+    def from_lock(cls, determinism: dict[str, Any], runs: int) -> Fingerprint:
+        """The fingerprint a `samdkit lock` run measured and recorded (it writes no lock unless every
+        run agreed): its stored predictions, `runs` times. UserError when they fail their own digest."""
+        output = as_float64(determinism["predictions"])
+        digest = array_sha256(output)
+        if digest != determinism["output_sha256"]:
+            raise UserError("the measured lock's stored predictions do not match its own digest")
+        row_ids = [f"row {i + 1}" for i in range(output.shape[0] if output.ndim else 0)]
+        features = list(determinism["golden"]["features"] or [])
+        return cls([output] * runs, [digest] * runs, row_ids, features)
+
 
 def as_float64(output: Any) -> Any:
     """Any pyfunc output (ndarray, DataFrame, Series, list) as a C-contiguous '<f8' numpy array."""

@@ -204,8 +204,24 @@ def _compare_outputs(ctx: Context, det: dict[str, Any], fp: Any, stored: Any) ->
     return [Finding("determinism-stored", message, file=golden, severity="warning", detail=detail)]
 
 
+def measured_here(ctx: Context, measured: dict[str, Any] | None, root: str) -> Any:
+    """The fingerprint this job's lock stage measured, when it is this model's on this golden set."""
+    from samdkit.core.digests import sha256_hex
+    from samdkit.lock.fingerprint import Fingerprint
+
+    if measured is None or measured["artifact"]["root_digest"] != root:
+        return None
+    det = measured["determinism"]
+    if det["golden"]["sha256"] != sha256_hex(ctx.golden_path):
+        return None
+    try:
+        return Fingerprint.from_lock(det, ctx.runs)
+    except UserError:
+        return None
+
+
 def _prediction_findings(
-    ctx: Context, lock: dict[str, Any], params: dict[str, Any]
+    ctx: Context, lock: dict[str, Any], params: dict[str, Any], measured: Any = None
 ) -> tuple[list[Finding], dict[str, Any]]:
     from samdkit.lock.fingerprint import fingerprint, load_model, max_abs_diff
 
@@ -213,8 +229,11 @@ def _prediction_findings(
     stored, findings = _stored_predictions(ctx, det)
     id_column, exclude = id_and_excluded_columns(params)
     try:
-        model = load_model(ctx.model_path, ctx.rel(ctx.model_path))
-        fp = fingerprint(model, ctx.golden_path, ctx.runs, id_column, exclude)
+        if measured is not None:
+            fp = measured
+        else:
+            model = load_model(ctx.model_path, ctx.rel(ctx.model_path))
+            fp = fingerprint(model, ctx.golden_path, ctx.runs, id_column, exclude)
     except UserError as exc:
         if not ctx.golden_path.is_file():
             raise
@@ -230,12 +249,18 @@ def _prediction_findings(
 
 
 def verify(
-    ctx: Context, lock: dict[str, Any], *, replay_identical: bool = True
+    ctx: Context,
+    lock: dict[str, Any],
+    *,
+    replay_identical: bool = True,
+    measured: dict[str, Any] | None = None,
 ) -> tuple[list[Finding], dict[str, Any]]:
     """Every check of model.lock against the model: (findings, summary).
 
     `replay_identical=False` (a rebuild) skips the golden-set replay when every model file is
-    bit-identical to the lock: the rebuild question is answered by the bytes alone.
+    bit-identical to the lock: the rebuild question is answered by the bytes alone. `measured` is a
+    lock this job's `samdkit lock` stage just wrote (--reuse-pipeline): when it measured this very
+    model (root digest) on this golden set, its predictions stand in for a second replay.
     """
     require_model(ctx)
     if not ctx.golden_path.is_file():
@@ -247,7 +272,14 @@ def verify(
     if not replay_identical and identical:
         summary = {"golden_replay": "skipped: every model file is bit-identical to the lock"}
         return findings, {"files": len(lock["artifact"]["files"]), "root_digest": root, **summary}
-    predicted, summary = _prediction_findings(ctx, lock, params)
+    reused = measured_here(ctx, measured, root)
+    predicted, summary = _prediction_findings(ctx, lock, params, reused)
+    if reused is not None:
+        summary["golden_replay"] = "read from this job's lock stage (same model, same golden set)"
+    elif measured is not None:
+        summary["golden_replay"] = (
+            "computed: this job's lock stage measured another model or golden set"
+        )
     findings += predicted
     summary = {"files": len(lock["artifact"]["files"]), "root_digest": root, **summary}
     return findings, summary
