@@ -11,6 +11,8 @@ used here appears in that file, so the benchmark follows the workflow rather tha
 
 from __future__ import annotations
 
+import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -32,77 +34,49 @@ class Step:
     commands: list[list[str]]
 
 
-def workflow_steps(python: str, reuse: bool) -> list[Step]:
-    """pull-request.yml's gates job after setup, each action's `run:` lines with its inputs' values."""
-    fmt = ["--format", "github"]
-    again = [REUSE] if reuse else []
-    outcomes = [f"{name}=success" for name in GATE_NAMES]
+def workflow_steps(python: str, reuse: set[str] | frozenset[str] = frozenset()) -> list[Step]:
+    """pull-request.yml's gates job after setup, each action's `run:` lines with its inputs' values;
+    `reuse`: the gates whose step passes --reuse-pipeline (reuse_wired)."""
+    fmt = "--format github"
+
+    def again(gate: str) -> str:
+        return f" {REUSE}" if gate in reuse else ""
+
+    def cmd(line: str) -> list[str]:
+        return shlex.split(line)
+
+    outcomes = " ".join(f"--gate '{name}=success'" for name in GATE_NAMES)
+    expect = " ".join(f"--expect '{name}'" for name in GATE_NAMES)
     return [
         Step(
             "lint",
             "actions/lint/action.yml",
             [
-                [
-                    "samdkit",
-                    "gate",
-                    "lint",
-                    "--",
-                    "samdkit",
-                    "lint",
-                    *fmt,
-                    "--output",
-                    "reports/lint.json",
-                ],
-                [
-                    "samdkit",
-                    "gate",
-                    "--expose-from",
-                    "reports/lint.json",
-                    "--expose",
-                    "outputs.findings=findings",
-                ],
+                cmd(f"samdkit gate lint -- samdkit lint {fmt} --output reports/lint.json"),
+                cmd(
+                    "samdkit gate --expose-from reports/lint.json --expose outputs.findings=findings"
+                ),
             ],
         ),
         Step(
             "pipeline",
             TEMPLATE_WORKFLOW,
             [
-                [
-                    "samdkit",
-                    "pipeline-status",
-                    "--repro",
-                    "--committed",
-                    "HEAD",
-                    *fmt,
-                    "--output",
-                    "reports/gates/pipeline.json",
-                ],
+                cmd(
+                    f"samdkit pipeline-status --repro --committed HEAD {fmt} "
+                    "--output reports/gates/pipeline.json"
+                )
             ],
         ),
         Step(
             "check-data",
             "actions/data-check/action.yml",
             [
-                [
-                    "samdkit",
-                    "gate",
-                    "data check",
-                    "--",
-                    "samdkit",
-                    "check-data",
-                    *fmt,
-                    "--output",
-                    "reports/data-check.json",
-                    *again,
-                ],
-                [
-                    "samdkit",
-                    "gate",
-                    "--expose-from",
-                    "reports/data-check.json",
-                    "--expose",
-                    "failed",
-                ],
+                cmd(
+                    f"samdkit gate 'data check' -- samdkit check-data {fmt} "
+                    f"--output reports/data-check.json{again('check-data')}"
+                ),
+                cmd("samdkit gate --expose-from reports/data-check.json --expose failed"),
             ],
         ),
         Step(
@@ -112,63 +86,27 @@ def workflow_steps(python: str, reuse: bool) -> list[Step]:
             "verify-lock",
             "actions/model-lock/action.yml",
             [
-                [
-                    "samdkit",
-                    "gate",
-                    "locked model",
-                    "--",
-                    "samdkit",
-                    "verify-lock",
-                    "--committed",
-                    "HEAD",
-                    "--rebuild=auto",
-                    *fmt,
-                ],
-                [
-                    "samdkit",
-                    "gate",
-                    "--expose-from",
-                    "model.lock",
-                    "--expose",
-                    "artifact.root_digest=root-digest",
-                ],
+                cmd(
+                    "samdkit gate 'locked model' -- samdkit verify-lock --committed HEAD "
+                    f"--rebuild=auto {fmt}{again('verify-lock')}"
+                ),
+                cmd(
+                    "samdkit gate --expose-from model.lock --expose artifact.root_digest=root-digest"
+                ),
             ],
         ),
         Step(
             "evaluate",
             TEMPLATE_WORKFLOW,
             [
-                [
-                    "samdkit",
-                    "gate",
-                    "evaluation",
-                    "--",
-                    "samdkit",
-                    "evaluate",
-                    "--no-mlflow",
-                    *fmt,
-                    *again,
-                ]
+                cmd(
+                    "samdkit gate evaluation -- samdkit evaluate --no-mlflow "
+                    f"{fmt}{again('evaluate')}"
+                )
             ],
         ),
-        Step(
-            "comment",
-            TEMPLATE_WORKFLOW,
-            [
-                [
-                    "samdkit",
-                    "comment",
-                    "--post",
-                    "none",
-                    *[a for o in outcomes for a in ("--gate", o)],
-                ]
-            ],
-        ),
-        Step(
-            "verdict",
-            TEMPLATE_WORKFLOW,
-            [["samdkit", "gate", "--verdict", *[a for n in GATE_NAMES for a in ("--expect", n)]]],
-        ),
+        Step("comment", TEMPLATE_WORKFLOW, [cmd(f"samdkit comment --post none {outcomes}")]),
+        Step("verdict", TEMPLATE_WORKFLOW, [cmd(f"samdkit gate --verdict {expect}")]),
     ]
 
 
@@ -180,10 +118,25 @@ def bare_steps(python: str) -> list[Step]:
     ]
 
 
-def reuse_wired() -> bool:
-    """The generated workflow (or the action it uses) passes --reuse-pipeline to the gates."""
-    files = [TEMPLATE_WORKFLOW, "actions/data-check/action.yml"]
-    return any("reuse-pipeline" in (REPO / f).read_text(encoding="utf-8") for f in files)
+# how the workflow's step for each gate is recognised
+_STEP_MARKS = {
+    "check-data": "/actions/data-check@",
+    "verify-lock": "/actions/model-lock@",
+    "evaluate": "samdkit evaluate",
+}
+
+
+def reuse_wired() -> set[str]:
+    """The gates whose step in the generated workflow passes --reuse-pipeline (a `run:` flag, or the
+    action input `reuse-pipeline: "true"`, which the action turns into the flag)."""
+    text = (REPO / TEMPLATE_WORKFLOW).read_text(encoding="utf-8")
+    blocks = re.split(r"\n\s+- (?=name:|uses:|run:)", text)
+    wired = set()
+    for gate, mark in _STEP_MARKS.items():
+        for block in blocks:
+            if mark in block and re.search(r"--reuse-pipeline|reuse-pipeline: \"?true", block):
+                wired.add(gate)
+    return wired
 
 
 def checkout(source: Path, target: Path) -> Path:
@@ -222,7 +175,8 @@ def pr_gate(ctx: Context) -> list[Row]:
     )
     whole = _row(
         "whole PR gate",
-        "pull-request.yml gates job" + (" (gates --reuse-pipeline)" if reuse else ""),
+        "pull-request.yml gates job"
+        + (f" (--reuse-pipeline: {', '.join(sorted(reuse))})" if reuse else ""),
         "ruff check . && pytest && dvc repro",
         res["samdkit"],
         res["bare"],
@@ -233,5 +187,5 @@ def pr_gate(ctx: Context) -> list[Row]:
     whole.met = whole.ratio["median"] <= 1.25
     whole.extra["steps_s"] = {k: spread([r.seconds for r in v]) for k, v in steps.items()}
     whole.extra["steps_rc"] = rcs
-    whole.extra["reuse_pipeline"] = reuse
+    whole.extra["reuse_pipeline"] = sorted(reuse)
     return [whole]

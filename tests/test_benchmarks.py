@@ -67,7 +67,7 @@ def test_pr_gate_runs_the_commands_the_generated_workflow_and_its_actions_run():
     """Every samdkit flag and gate name the benchmark passes is written in the file it cites."""
     from benchmarks.pr_gate import REPO, REUSE, workflow_steps
 
-    for reuse in (False, True):
+    for reuse in (set(), {"check-data", "verify-lock", "evaluate"}):
         for step in workflow_steps("python", reuse):
             text = (REPO / step.source).read_text(encoding="utf-8")
             for command in step.commands:
@@ -75,18 +75,24 @@ def test_pr_gate_runs_the_commands_the_generated_workflow_and_its_actions_run():
                 words += [w for w in command[2:3] if command[1] == "gate" and w != "--verdict"]
                 missing = [w.split("=")[0] for w in words if w.split("=")[0] not in text]
                 assert not missing, f"{step.name}: {missing} not in {step.source}"
-    workflow = (REPO / workflow_steps("python", False)[1].source).read_text(encoding="utf-8")
+    workflow = (REPO / workflow_steps("python")[1].source).read_text(encoding="utf-8")
     for gate in ("lint", "data-check", "model-lock"):
         assert f"/actions/{gate}@" in workflow  # the steps the benchmark takes from the actions
 
 
 def test_pr_gate_follows_the_workflow_on_reuse():
-    """The gates get --reuse-pipeline exactly when the generated workflow (or its action) passes it."""
-    from benchmarks.pr_gate import REUSE, reuse_wired, workflow_steps
+    """A gate gets --reuse-pipeline exactly when its step in the generated workflow passes it."""
+    from benchmarks.pr_gate import REPO, REUSE, TEMPLATE_WORKFLOW, reuse_wired, workflow_steps
 
-    steps = {s.name: s for s in workflow_steps("python", reuse_wired())}
-    flagged = [s for s in ("check-data", "evaluate") if REUSE in steps[s].commands[0]]
-    assert flagged == (["check-data", "evaluate"] if reuse_wired() else [])
+    wired = reuse_wired()
+    steps = {s.name: s for s in workflow_steps("python", wired)}
+    flagged = {
+        s for s in ("check-data", "verify-lock", "evaluate") if REUSE in steps[s].commands[0]
+    }
+    assert flagged == wired
+    workflow = (REPO / TEMPLATE_WORKFLOW).read_text(encoding="utf-8")
+    assert ("evaluate" in wired) == ("samdkit evaluate --no-mlflow --reuse-pipeline" in workflow)
+    assert ("check-data" in wired) == ('reuse-pipeline: "true" # the pipeline step' in workflow)
 
 
 def test_checkout_holds_git_files_only(tmp_path):
