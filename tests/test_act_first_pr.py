@@ -225,7 +225,13 @@ def test_without_a_remote_the_pipeline_runs_once_and_the_gates_read_it(cases):
     )
     assert pipeline["detail"]["repro"]["remote"] is False
     rebuild = green["rebuild"]
-    assert rebuild["verdict"] == "reproduced" and rebuild["mode"] == "verify-lock"
+    # reproduced when the job's environment equals the one that trained the lock; the job's venv (actions/
+    # setup) may resolve other package builds, which MLmodel and requirements.txt record: equivalent rebuild
+    print(f"rebuild verdict of the first green run: {rebuild['verdict']}")
+    assert (
+        rebuild["verdict"] in ("reproduced", "equivalent rebuild")
+        and rebuild["mode"] == "verify-lock"
+    )
     assert "train" not in rebuild["seconds"]  # classified, not trained a second time
     assert "rebuilding:" not in green["log"]
     assert "read from this job's pipeline (stage evaluate ran at" in green["log"]

@@ -213,8 +213,15 @@ def test_every_published_action_is_used_by_a_generated_or_reusable_workflow(bake
         assert steps[step_id]["continue-on-error"] is True
     for step_id in ("pipeline", "tests", "evaluate"):
         assert steps[step_id]["continue-on-error"] is True
-    # the lock as committed; rebuilt from the commit only when the model is not in the workspace
-    assert steps["lock"]["with"] == {"committed": "true", "rebuild": "auto"}
+    # the lock as committed; without a DVC remote the pipeline step's model is the rebuild; the data,
+    # lock and evaluation gates read what the pipeline step computed in this job
+    assert steps["lock"]["with"] == {
+        "committed": "true",
+        "rebuild": "auto",
+        "reuse-pipeline": "true",
+    }
+    assert steps["data"]["with"] == {"reuse-pipeline": "true"}
+    assert "--reuse-pipeline" in steps["evaluate"]["run"]
     assert pr["permissions"] == {}
     assert pr["jobs"]["gates"]["permissions"] == {"contents": "read"}
 
