@@ -253,12 +253,23 @@ def test_only_flags_that_change_nothing_count_as_the_gate_command(line, same):
     assert _same_command(line, "samdkit evaluate") is same
 
 
-def test_own_inputs_are_computed_with_a_note(tmp_path):
+@pytest.mark.parametrize("threshold", ["0.4", "0"])
+def test_own_inputs_are_computed_with_a_note(tmp_path, threshold):
     """--threshold (or another input) is not what the stage computed: computed, never read."""
-    done = samdkit(tmp_path, "evaluate", "--reuse-pipeline", "--no-mlflow", "--threshold", "0.4")
+    done = samdkit(
+        tmp_path, "evaluate", "--reuse-pipeline", "--no-mlflow", "--threshold", threshold
+    )
     assert "note: --reuse-pipeline: computing again: --threshold evaluates other inputs" in (
         done.stderr
     )
+
+
+def test_other_data_than_the_stage_is_checked_with_a_note(tmp_path):
+    done = samdkit(
+        tmp_path, "check-data", "--reuse-pipeline", "--dataset", "x.csv", "--suite", "s.json"
+    )
+    assert "note: --reuse-pipeline: computing again: --dataset checks other data" in done.stderr
+    assert done.returncode == 2  # then the usual bad-input line: no such dataset
 
 
 def test_progress_line_shows_hostile_file_names_escaped(project_copy):

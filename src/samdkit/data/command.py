@@ -256,7 +256,7 @@ def _reused(project: Any, args: argparse.Namespace) -> dict[str, Any] | str:
 
     if args.show_values:
         return "--show-values needs the rows: the result file holds counts only"
-    own = [f"--{k.replace('_', '-')}" for k in _SOURCE_FLAGS if getattr(args, k, None)]
+    own = [f"--{k.replace('_', '-')}" for k in _SOURCE_FLAGS if getattr(args, k, None) is not None]
     if own:
         return f"{own[0]} checks other data than the pipeline's stage"
     path = project.path("data_check")

@@ -233,7 +233,8 @@ def _reused(inputs: Inputs, args: argparse.Namespace) -> tuple[dict[str, Any], r
     """The document this job's evaluate stage wrote, read strictly, or why it must be computed again."""
     from samdkit.evaluate import document as evaluation_document
 
-    own = [f for f in ("predictions", "requirements", "params", "threshold") if getattr(args, f)]
+    given = ("predictions", "requirements", "params", "threshold")
+    own = [f for f in given if getattr(args, f) is not None]  # --threshold 0 is given too
     if own:
         return f"--{own[0]} evaluates other inputs than the pipeline's stage"
     project = inputs.project
