@@ -31,6 +31,11 @@ from samdkit.core.findings import Finding
 from samdkit.core.pipeline_run import ReproRecord, output_digest
 
 RUNNING = re.compile(r"^Running stage '([^']+)':", re.MULTILINE)
+# DVC's own word that it did not run a stage; a stage's command may print a "Running stage" line,
+# never take this one back (stdout is shared), so a stage named here did not run
+SKIPPED = re.compile(
+    r"^Stage '([^']+)' (?:didn't change, skipping|is cached - skipping run)", re.MULTILINE
+)
 MISSING = frozenset({"deleted", "not in cache"})
 
 
@@ -71,16 +76,24 @@ def stage_outputs(root: Path) -> dict[str, list[tuple[str, bool]]]:
     table: dict[str, list[tuple[str, bool]]] = {}
     for name, stage in (stages or {}).items():
         outs = []
+        wdir = stage.get("wdir") if isinstance(stage, dict) else None
         for key in ("outs", "metrics", "plots"):
             for entry in (stage or {}).get(key) or [] if isinstance(stage, dict) else []:
                 if isinstance(entry, str):
-                    outs.append((entry, True))
+                    outs.append((_from_root(wdir, entry), True))
                 elif isinstance(entry, dict):
                     for path, opts in entry.items():
                         cached = not (isinstance(opts, dict) and opts.get("cache") is False)
-                        outs.append((str(path), cached))
+                        outs.append((_from_root(wdir, str(path)), cached))
         table[str(name)] = outs
     return table
+
+
+def _from_root(wdir: Any, path: str) -> str:
+    """An output path as DVC names it: from the project root, through the stage's `wdir`."""
+    import posixpath
+
+    return posixpath.normpath(posixpath.join(str(wdir), path)) if wdir is not None else path
 
 
 def committed_epoch(project: Any, ref: str) -> int | None:
@@ -163,7 +176,8 @@ def record(
     commit = gitinfo.head_commit(root)
     if commit is None:
         return None
-    ran = [s for s in RUNNING.findall(log) if s in outs]
+    skipped = set(SKIPPED.findall(log))
+    ran = [s for s in dict.fromkeys(RUNNING.findall(log)) if s in outs and s not in skipped]
     digests = {}
     for stage in ran:
         for path, _cached in outs[stage]:
@@ -223,6 +237,38 @@ def _status(root: Path, env: dict[str, str], cached: list[str]) -> list[Finding]
     return stale_findings(status if isinstance(status, dict) else {}, cached)
 
 
+def rewritten(
+    root: Path, env: dict[str, str], run: ReproRecord, outs: dict[str, list[tuple[str, bool]]]
+) -> tuple[ReproRecord, list[Finding]]:
+    """`dvc status` of the stages the run ran, right after it: DVC recorded each output's digest when
+    its stage finished, so an output that differs now was written since (by a later stage). Such a
+    stage leaves the record (the gates compute again), and its rewritten outputs are named."""
+    if not run.stages_run:
+        return run, []
+    done = dvc(root, "status", "--json", *(f"dvc.yaml:{s}" for s in run.stages_run), env=env)
+    try:
+        status = json.loads(done.stdout or "{}") if done.returncode == 0 else None
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        return ReproRecord(run.commit, run.remote, run.source_date_epoch, (), {}), []
+    found = []
+    for stage in run.stages_run:
+        changes = status.get(stage) or status.get(f"dvc.yaml:{stage}") or []
+        changes = changes if isinstance(changes, list) else [changes]
+        moved = [p for c in changes if isinstance(c, dict) for p in (c.get("changed outs") or {})]
+        if moved:
+            message = (
+                f"stage {stage}: {', '.join(map(str, moved))} changed after the stage ran (does "
+                "another stage write it? dvc.lock records what the stage wrote)"
+            )[:400]
+            found.append(Finding("output-rewritten", message, "dvc.yaml", detail={"stage": stage}))
+    kept = tuple(s for s in run.stages_run if not status.get(s) and not status.get(f"dvc.yaml:{s}"))
+    paths = {path for stage in kept for path, _cached in outs[stage]}
+    left = {path: digest for path, digest in run.outputs.items() if path in paths}
+    return ReproRecord(run.commit, run.remote, run.source_date_epoch, kept, left), found
+
+
 def _failed(done: subprocess.CompletedProcess) -> Finding:
     text = done.stderr + done.stdout
     match = re.search(r"failed to reproduce '([^']+)'", text)
@@ -260,6 +306,9 @@ def run_pipeline(project: Any, ref: str) -> Outcome:
         outcome.findings = [_failed(done)]
         return outcome
     outcome.record = record(root, done.stdout, outs, outcome.remote, epoch)
+    if outcome.record is not None:
+        outcome.record, overwritten = rewritten(root, env, outcome.record, outs)
+        outcome.findings += overwritten
     if not outcome.remote and not outcome.findings:  # a stale stage's outputs differ anyway
         model = project.rel(project.path("model")) or ""
         outcome.findings += regenerated_data_findings(root, ref, cached, model)

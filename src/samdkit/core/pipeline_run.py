@@ -130,9 +130,11 @@ def computed_here(
         return (
             f"stage {stage} did not run in this job's pipeline (its outputs were restored or kept)"
         )
+    from samdkit.core.reuse import _same_command
+
     commands = _stage_commands(project, stage)
     last = commands[-1].strip() if commands else ""
-    if command is not None and last != command and not last.startswith(command + " "):
+    if command is not None and not _same_command(last, command):
         return f"the last command of stage {stage} is not '{command}'"
     output = Path(output) if Path(output).is_absolute() else project.root / output
     rel = project.rel(output)

@@ -10,6 +10,8 @@ that digest. Anything else: the gate recomputes as it always did, and says why o
 
 from __future__ import annotations
 
+import posixpath
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,9 @@ HELP = (
 )
 # flags that change where or how a result is shown, never what it holds
 _NEUTRAL_FLAGS = {"--no-mlflow": 0, "--format": 1}
+# one plain command: no character the shell reads as a separator, redirection, substitution or pattern
+# (`--format=json;cat<fake>out` is one word to shlex and two commands to the shell)
+_PLAIN = re.compile(r"[\w \t=.,:/@%+'\"-]*")
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,20 @@ def _outputs(entry: Any) -> list[str]:
     return paths
 
 
+def _wdir(entry: Any) -> str:
+    """The folder a stage runs in and names its outputs from (`wdir`), relative to dvc.yaml."""
+    wdir = entry.get("wdir") if isinstance(entry, dict) else None
+    return posixpath.normpath(str(wdir)) if wdir is not None else "."
+
+
 def stage_writing(project: Any, output: Path) -> tuple[str, list[str]] | None:
-    """The dvc.yaml stage that lists `output` among its outputs, with its commands; None if none does."""
+    """The dvc.yaml stage that lists `output` among its outputs, with its commands; None if none does.
+    Only a stage that runs in the project root: in another folder (`wdir`) the gate's command reads
+    another project, and its outputs are other files."""
     rel = project.rel(output)
     for name, entry in _stages(project).items():
+        if _wdir(entry) != ".":
+            continue
         if rel and any(Path(p).as_posix().rstrip("/") == rel for p in _outputs(entry)):
             cmd = entry.get("cmd")
             return str(name), [cmd] if isinstance(cmd, str) else [str(c) for c in cmd or []]
@@ -76,6 +91,8 @@ def _same_command(line: str, command: str) -> bool:
     """`line` runs `command` with no flag that changes its result."""
     import shlex
 
+    if not _PLAIN.fullmatch(line):
+        return False
     try:
         words, want = shlex.split(line), shlex.split(command)
     except ValueError:
