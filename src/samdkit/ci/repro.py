@@ -118,7 +118,10 @@ def _inside(path: str, roots: list[str]) -> bool:
 
 
 def only_missing(change: Any, cached: list[str]) -> bool:
-    """A `dvc status` change that only says cached outputs (or deps inside them) are absent."""
+    """A `dvc status` change that only says cached outputs (or deps inside them) are absent, or that
+    the stage is `always_changed` (DVC runs it every time by design; its outputs are checked after)."""
+    if change == "always changed":
+        return True
     if not isinstance(change, dict):
         return False
     for kind, items in change.items():
