@@ -228,6 +228,7 @@ def test_without_a_remote_the_pipeline_runs_once_and_the_gates_read_it(cases):
     # reproduced when the job's environment equals the one that trained the lock; the job's venv (actions/
     # setup) may resolve other package builds, which MLmodel and requirements.txt record: equivalent rebuild
     print(f"rebuild verdict of the first green run: {rebuild['verdict']}")
+    print("\n".join(ln for ln in green["log"].splitlines() if "artifact-file" in ln)[:3000])
     assert (
         rebuild["verdict"] in ("reproduced", "equivalent rebuild")
         and rebuild["mode"] == "verify-lock"
