@@ -287,6 +287,43 @@ def test_source_data_missing_without_a_remote_names_the_remote_as_the_fix(tmp_pa
     git(origin, "commit", "-qm", "source data tracked by DVC, no remote")
     clone = tmp_path / "ci"
     git(tmp_path, "clone", "-q", str(origin), str(clone))
-    done, result = pipeline_step(clone)
+    _done, result = pipeline_step(clone)
     assert result["verdict"] == "FAIL"
     assert any("dvc remote add" in cmd for cmd in result["detail"]["fix"]), result["detail"]["fix"]
+
+
+def test_the_stage_is_read_from_the_dvc_yaml_dvc_ran(tmp_path):
+    """pyproject.toml may point `paths.dvc_yaml` at another file: a decoy whose evaluate stage runs
+    `samdkit evaluate`, while DVC ran dvc.yaml's evaluate stage, a copy of a hand-written result."""
+    from samdkit.core import reuse
+
+    dvc_yaml = """\
+stages:
+  prepare:
+    cmd: python prepare.py
+    deps: [prepare.py, source.txt]
+    outs: [data]
+  evaluate:
+    cmd: python -c "import shutil; shutil.copy('fake.json', 'reports/evaluation.json')"
+    deps: [data, fake.json]
+    outs:
+      - reports/evaluation.json:
+          cache: false
+"""
+    decoy = dvc_yaml.replace(
+        """python -c "import shutil; shutil.copy('fake.json', 'reports/evaluation.json')\"""",
+        "samdkit evaluate",
+    )
+    assert "cmd: samdkit evaluate" in decoy
+    files = {"dvc.yaml": dvc_yaml, "decoy.yaml": decoy, "prepare.py": PREPARE, "source.txt": "a\n"}
+    files |= {"fake.json": '{"verdict": "PASS"}\n', "reports/.keep": ""}
+    files["pyproject.toml"] = '[tool.samdkit.paths]\ndvc_yaml = "decoy.yaml"\n'
+    clone = ci_clone(tmp_path, files)
+    (clone / "source.txt").write_text("b\n")
+    git(clone, "commit", "-qam", "new source")
+    done, result = pipeline_step(clone)
+    assert "evaluate" in result["detail"]["repro"]["stages_run"], done.stderr
+    project = _project(clone)
+    assert project.path("dvc_yaml").name == "decoy.yaml"
+    found = reuse.check(project, clone / "reports" / "evaluation.json", "samdkit evaluate")
+    assert isinstance(found, str), found

@@ -103,10 +103,16 @@ def read(project: Any) -> ReproRecord | None:
     return record
 
 
+def dvc_file(project: Any) -> Path:
+    """The dvc.yaml `dvc repro` ran, whose stage names the record lists: the root's, whatever
+    `paths.dvc_yaml` says (DVC reads no other file)."""
+    return project.root / "dvc.yaml"
+
+
 def _stage_commands(project: Any, stage: str) -> list[str]:
     from samdkit.core import bounded
 
-    dvc_yaml = project.path("dvc_yaml")
+    dvc_yaml = dvc_file(project)
     try:
         spec = bounded.read_yaml(dvc_yaml, project.shown(dvc_yaml)) if dvc_yaml.is_file() else None
     except UserError:

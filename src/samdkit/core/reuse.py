@@ -45,8 +45,9 @@ class Reuse:
 
 def _stages(project: Any) -> dict[str, Any]:
     from samdkit.core import bounded
+    from samdkit.core.pipeline_run import dvc_file
 
-    dvc_yaml = project.path("dvc_yaml")
+    dvc_yaml = dvc_file(project)
     if not dvc_yaml.is_file():
         return {}
     try:
@@ -115,7 +116,7 @@ def check(project: Any, output: Path, command: str) -> Reuse | str:
     found = stage_writing(project, output)
     shown = project.shown(output)
     if found is None:
-        return f"no stage of {project.shown(project.path('dvc_yaml'))} writes {shown}"
+        return f"no stage of dvc.yaml writes {shown}"
     stage, commands = found
     if not any(_same_command(line, command) for line in commands):
         return f"stage {stage} does not run '{command}' as the gate does"
