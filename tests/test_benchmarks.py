@@ -92,7 +92,8 @@ def test_pr_gate_follows_the_workflow_on_reuse():
     assert flagged == wired
     workflow = (REPO / TEMPLATE_WORKFLOW).read_text(encoding="utf-8")
     assert ("evaluate" in wired) == ("samdkit evaluate --no-mlflow --reuse-pipeline" in workflow)
-    assert ("check-data" in wired) == ('reuse-pipeline: "true" # the pipeline step' in workflow)
+    inputs = workflow.count('reuse-pipeline: "true"')  # action inputs: data-check, model-lock
+    assert len(wired & {"check-data", "verify-lock"}) == inputs
 
 
 def test_checkout_holds_git_files_only(tmp_path):
