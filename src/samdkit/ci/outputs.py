@@ -270,7 +270,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fix", action="append", default=[], metavar="CMD", help="a command that fixes it"
     )
     parser.add_argument(
-        "--verdict", action="store_true", help="read every gate result; exit 1 unless all passed"
+        "--verdict",
+        action="store_true",
+        help="read every gate result (after waiting for --background gates); exit 1 unless all passed",
+    )
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="before NAME: start the gate beside the next steps and return at once (for a gate that "
+        "needs no pipeline output, e.g. lint, so it runs on the runner's second core)",
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for every --background gate to record its result; print its log, publish it",
     )
     parser.add_argument(
         "--expect", action="append", default=[], metavar="NAME", help="with --verdict: must exist"
@@ -369,8 +382,24 @@ def _run_gate(name: str, cmd: list[str], fix: list[str]) -> int:
     return code
 
 
+def collect_background(root: Path) -> None:
+    """Wait for the --background gates; publish each result here (ERROR when one recorded none)."""
+    from samdkit.ci import background
+
+    for name, path in background.wait(gates_dir(root)):
+        if path.is_file():
+            result = read_result(path)
+        else:
+            result = gate_result(
+                name, "ERROR", "could not run: ended without recording a result", []
+            )
+            write_gate(path, result)
+        publish(result)
+
+
 def _verdict(expect: list[str], dotenv: str | None) -> int:
     """Read every recorded gate strictly; exit 1 unless each passed (a gate expected but absent is ERROR)."""
+    collect_background(Path.cwd())
     results = {r.gate: r for r in read_gates(Path.cwd())}
     for name in expect:
         results.setdefault(name, gate_result(name, "ERROR", "did not run (no result)", []))
@@ -402,6 +431,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.verdict:
         return _verdict(args.expect, args.dotenv)
+    if args.wait:
+        if args.name:
+            raise UserError("--wait runs alone (no gate NAME)")
+        collect_background(Path.cwd())
+        return 0
     if not args.name:
         raise UserError("give a gate NAME and -- CMD, or --verdict")
+    if args.background:
+        from samdkit.ci import background
+
+        cmd, fix = _split_options(list(args.cmd), args.fix)
+        if not cmd:
+            raise UserError(f"gate {args.name!r}: no command given (samdkit gate NAME -- CMD ...)")
+        return background.start(gate_path(Path.cwd(), args.name), args.name, cmd, fix)
     return _run_gate(args.name, list(args.cmd), args.fix)
