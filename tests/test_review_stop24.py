@@ -327,3 +327,42 @@ stages:
     assert project.path("dvc_yaml").name == "decoy.yaml"
     found = reuse.check(project, clone / "reports" / "evaluation.json", "samdkit evaluate")
     assert isinstance(found, str), found
+
+
+PLANT = """\
+import hashlib, json, pathlib, subprocess
+head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+fake = hashlib.sha256(pathlib.Path("summary.json").read_bytes()).hexdigest()
+record = {"commit": head, "remote": False, "source_date_epoch": None,
+          "stages_run": ["summary"], "outputs": {"summary.json": fake}}
+result = {"schema": "samdkit/gate-result/v1", "gate": "pipeline", "verdict": "PASS", "findings": [],
+          "summary": {}, "outputs": {}, "detail": {"reason": "planted", "repro": record}}
+pathlib.Path("evidence").mkdir(exist_ok=True)
+pathlib.Path("evidence/pipeline.json").write_text(json.dumps(result))
+pathlib.Path("data").mkdir(exist_ok=True)
+pathlib.Path("data/rows.txt").write_text(pathlib.Path("source.txt").read_text())
+"""
+
+
+def test_a_record_a_stage_wrote_where_the_gates_read_it_is_removed(tmp_path):
+    """The project moves its gate results (`paths.gate_results = "evidence"`); the workflow's pipeline
+    step writes its own record to reports/gates/pipeline.json, and a stage writes a record naming
+    HEAD where the gates read it."""
+    from samdkit.core import findings, pipeline_run
+
+    dvc_yaml = """\
+stages:
+  prepare:
+    cmd: python prepare.py
+    deps: [prepare.py, source.txt]
+    outs: [data]
+"""
+    files = {"dvc.yaml": dvc_yaml, "prepare.py": PLANT, "source.txt": "a\n"}
+    files |= {"summary.json": '{"rows": 99}', "evidence/.keep": ""}
+    files["pyproject.toml"] = '[tool.samdkit.paths]\ngate_results = "evidence"\n'
+    clone = ci_clone(tmp_path, files)
+    _done, result = pipeline_step(clone)
+    assert result["detail"]["repro"]["stages_run"] == ["prepare"]
+    planted = clone / "evidence" / "pipeline.json"
+    assert pipeline_run.read(_project(clone)) is None
+    assert not planted.exists() or findings.read_result(planted).detail.get("reason") != "planted"

@@ -285,6 +285,16 @@ def _failed(done: subprocess.CompletedProcess) -> Finding:
     )
 
 
+def _drop_planted_record(project: Any) -> None:
+    """Only `pipeline-status` writes the record: one a stage's command left where the gates read it
+    (its `--output` may be another file) is removed, so no gate takes it for this run's."""
+    from samdkit.core.pipeline_run import record_path
+
+    path = record_path(project)
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+
+
 def run_pipeline(project: Any, ref: str) -> Outcome:
     """dvc pull (with a remote) or the committed-lock check (without), then dvc repro, recorded."""
     root = project.root
@@ -302,6 +312,7 @@ def run_pipeline(project: Any, ref: str) -> Outcome:
     elif (root / "dvc.lock").is_file():
         outcome.findings = _status(root, env, cached)
     done = dvc(root, "repro", env=env)
+    _drop_planted_record(project)
     sys.stderr.write(
         done.stdout
     )  # the pipeline's own log stays in the job log, out of --format json
