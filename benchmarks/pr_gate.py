@@ -34,9 +34,12 @@ class Step:
     commands: list[list[str]]
 
 
-def workflow_steps(python: str, reuse: set[str] | frozenset[str] = frozenset()) -> list[Step]:
+def workflow_steps(
+    python: str, reuse: set[str] | frozenset[str] = frozenset(), background: bool = False
+) -> list[Step]:
     """pull-request.yml's gates job after setup, each action's `run:` lines with its inputs' values;
-    `reuse`: the gates whose step passes --reuse-pipeline (reuse_wired)."""
+    `reuse`: the gates whose step passes --reuse-pipeline (reuse_wired); `background`: the lint step
+    starts lint beside the pipeline and a step after the pipeline waits for it (lint_in_background)."""
     fmt = "--format github"
 
     def again(gate: str) -> str:
@@ -47,27 +50,31 @@ def workflow_steps(python: str, reuse: set[str] | frozenset[str] = frozenset()) 
 
     outcomes = " ".join(f"--gate '{name}=success'" for name in GATE_NAMES)
     expect = " ".join(f"--expect '{name}'" for name in GATE_NAMES)
+    lint = f"lint -- samdkit lint {fmt} --output reports/lint.json"
+    pipeline = Step(
+        "pipeline",
+        TEMPLATE_WORKFLOW,
+        [
+            cmd(
+                f"samdkit pipeline-status --repro --committed HEAD {fmt} "
+                "--output reports/gates/pipeline.json"
+            )
+        ],
+    )
+    if background:
+        lint_steps = [
+            Step("lint", "actions/lint/action.yml", [cmd(f"samdkit gate --background {lint}")]),
+            pipeline,
+            Step("lint wait", TEMPLATE_WORKFLOW, [cmd("samdkit gate --wait")]),
+        ]
+    else:
+        expose = "samdkit gate --expose-from reports/lint.json --expose outputs.findings=findings"
+        lint_steps = [
+            Step("lint", "actions/lint/action.yml", [cmd(f"samdkit gate {lint}"), cmd(expose)]),
+            pipeline,
+        ]
     return [
-        Step(
-            "lint",
-            "actions/lint/action.yml",
-            [
-                cmd(f"samdkit gate lint -- samdkit lint {fmt} --output reports/lint.json"),
-                cmd(
-                    "samdkit gate --expose-from reports/lint.json --expose outputs.findings=findings"
-                ),
-            ],
-        ),
-        Step(
-            "pipeline",
-            TEMPLATE_WORKFLOW,
-            [
-                cmd(
-                    f"samdkit pipeline-status --repro --committed HEAD {fmt} "
-                    "--output reports/gates/pipeline.json"
-                )
-            ],
-        ),
+        *lint_steps,
         Step(
             "check-data",
             "actions/data-check/action.yml",
@@ -139,6 +146,13 @@ def reuse_wired() -> set[str]:
     return wired
 
 
+def lint_in_background() -> bool:
+    """The generated workflow's lint step runs beside the pipeline (action input `background: "true"`)."""
+    text = (REPO / TEMPLATE_WORKFLOW).read_text(encoding="utf-8")
+    blocks = re.split(r"\n\s+- (?=name:|uses:|run:)", text)
+    return any("/actions/lint@" in b and re.search(r'background: "?true', b) for b in blocks)
+
+
 def checkout(source: Path, target: Path) -> Path:
     """A CI checkout: git's files at HEAD only (no DVC cache, no data/prepared, no models/model)."""
     shutil.rmtree(target, ignore_errors=True)
@@ -151,8 +165,8 @@ def pr_gate(ctx: Context) -> list[Row]:
     if missing := ctx.available(*GATES):
         return [_na("whole PR gate", "pull-request.yml", "ruff && pytest && dvc repro", missing)]
     source = ctx.project()
-    reuse = reuse_wired()
-    ours, bare = workflow_steps(ctx.python, reuse), bare_steps(ctx.python)
+    reuse, background = reuse_wired(), lint_in_background()
+    ours, bare = workflow_steps(ctx.python, reuse, background), bare_steps(ctx.python)
     steps: dict[str, list[Run]] = {s.name: [] for s in [*ours, *bare]}
     rcs: dict[str, list[list[int]]] = {s.name: [] for s in ours}
 
@@ -176,7 +190,8 @@ def pr_gate(ctx: Context) -> list[Row]:
     whole = _row(
         "whole PR gate",
         "pull-request.yml gates job"
-        + (f" (--reuse-pipeline: {', '.join(sorted(reuse))})" if reuse else ""),
+        + (f" (--reuse-pipeline: {', '.join(sorted(reuse))})" if reuse else "")
+        + (" (lint beside the pipeline)" if background else ""),
         "ruff check . && pytest && dvc repro",
         res["samdkit"],
         res["bare"],
@@ -188,4 +203,5 @@ def pr_gate(ctx: Context) -> list[Row]:
     whole.extra["steps_s"] = {k: spread([r.seconds for r in v]) for k, v in steps.items()}
     whole.extra["steps_rc"] = rcs
     whole.extra["reuse_pipeline"] = sorted(reuse)
+    whole.extra["lint_in_background"] = background
     return [whole]

@@ -67,12 +67,12 @@ def test_pr_gate_runs_the_commands_the_generated_workflow_and_its_actions_run():
     """Every samdkit flag and gate name the benchmark passes is written in the file it cites."""
     from benchmarks.pr_gate import REPO, REUSE, workflow_steps
 
-    for reuse in (set(), {"check-data", "verify-lock", "evaluate"}):
-        for step in workflow_steps("python", reuse):
+    for reuse, background in ((set(), False), ({"check-data", "verify-lock", "evaluate"}, True)):
+        for step in workflow_steps("python", reuse, background):
             text = (REPO / step.source).read_text(encoding="utf-8")
             for command in step.commands:
                 words = [w for w in command if w.startswith("--") and w not in ("--", REUSE)]
-                words += [w for w in command[2:3] if command[1] == "gate" and w != "--verdict"]
+                words += [w for w in command[2:3] if command[1] == "gate" and w[:2] != "--"]
                 missing = [w.split("=")[0] for w in words if w.split("=")[0] not in text]
                 assert not missing, f"{step.name}: {missing} not in {step.source}"
     workflow = (REPO / workflow_steps("python")[1].source).read_text(encoding="utf-8")
@@ -115,3 +115,13 @@ def test_checkout_holds_git_files_only(tmp_path):
     got = checkout(source, tmp_path / "ci" / "project")
     assert (got / "dvc.yaml").is_file()
     assert not (got / "models").exists() and not (got / ".dvc" / "cache").exists()
+
+
+def test_pr_gate_backgrounds_lint_exactly_when_the_workflow_does():
+    from benchmarks.pr_gate import lint_in_background, workflow_steps
+
+    names = [s.name for s in workflow_steps("python", background=lint_in_background())]
+    if lint_in_background():
+        assert names[:3] == ["lint", "pipeline", "lint wait"]
+    else:
+        assert names[:2] == ["lint", "pipeline"] and "lint wait" not in names
