@@ -248,7 +248,7 @@ def test_the_stage_is_the_one_dvc_yaml_names_and_runs_the_gate_command(tmp_path)
     ],
 )
 def test_only_flags_that_change_nothing_count_as_the_gate_command(line, same):
-    from samdkit.core.reuse import _same_command
+    from samdkit.core.pipeline_run import same_command as _same_command
 
     assert _same_command(line, "samdkit evaluate") is same
 

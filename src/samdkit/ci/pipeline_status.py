@@ -135,6 +135,13 @@ def _committed_findings(root: Path, ref: str) -> list[Finding]:
 def _fix(root: Path, found: list[Finding]) -> list[str]:
     """The exact commands, in order, that make this gate green."""
     stages = sorted({f.detail.get("stage") for f in found if f.detail.get("stage")})
+    if any(f.check == "source-data-missing" for f in found):
+        return [
+            "dvc remote add -d storage <url>  # e.g. s3://bucket/path; once per project",
+            "dvc push  # from the machine that has the data",
+            "git add .dvc/config",
+            'git commit -m "a DVC remote for the source data"',
+        ]
     if any(f.check == "dvc-pull" for f in found):
         return ["dvc push  # from the machine that ran the pipeline: the remote lacks its outputs"]
     if any(f.check == "repro-failed" for f in found):

@@ -197,10 +197,42 @@ def environment(epoch: int | None) -> dict[str, str]:
     return env
 
 
+def _missing_outs(changes: Any) -> list[str]:
+    """The paths of a `dvc status` entry that only says its outputs are absent (else [])."""
+    paths: list[str] = []
+    for change in changes if isinstance(changes, list) else [changes]:
+        items = (
+            change.get("changed outs") if isinstance(change, dict) and len(change) == 1 else None
+        )
+        if not isinstance(items, dict) or not all(v in MISSING for v in items.values()):
+            return []
+        paths += [str(p) for p in items]
+    return paths
+
+
+def source_data_findings(status: dict[str, Any]) -> tuple[list[Finding], list[str]]:
+    """Data added with `dvc add` (a .dvc file) that a checkout without a remote cannot have."""
+    found, paths = [], []
+    for name, changes in sorted(status.items()):
+        missing = _missing_outs(changes) if str(name).endswith(".dvc") else []
+        for path in missing:
+            message = (
+                f"{path}: data tracked by DVC ({name}) is not in this checkout, and the project has "
+                "no DVC remote to pull it from"
+            )
+            found.append(Finding("source-data-missing", message, str(name), detail={"path": path}))
+        paths += missing
+    return found, paths
+
+
 def stale_findings(status: dict[str, Any], cached: list[str]) -> list[Finding]:
-    """`dvc status --json` entries beyond missing cached outputs, one finding per stale stage."""
-    out = []
+    """`dvc status --json` entries beyond missing cached outputs, one finding per stale stage
+    (data added with `dvc add` and absent is a `source-data-missing` finding instead)."""
+    out, tracked = source_data_findings(status)
+    cached = [*cached, *tracked]
     for stage, changes in sorted(status.items()):
+        if str(stage).endswith(".dvc") and _missing_outs(changes):
+            continue
         left = (
             [c for c in changes if not only_missing(c, cached)]
             if isinstance(changes, list)
@@ -316,8 +348,9 @@ def run_pipeline(project: Any, ref: str) -> Outcome:
     sys.stderr.write(
         done.stdout
     )  # the pipeline's own log stays in the job log, out of --format json
-    if done.returncode != 0:
-        outcome.findings = [_failed(done)]
+    if done.returncode != 0:  # missing source data explains the failure better than its symptom
+        missing = [f for f in outcome.findings if f.check == "source-data-missing"]
+        outcome.findings = missing or [_failed(done)]
         return outcome
     outcome.record = record(root, done.stdout, outs, outcome.remote, epoch)
     if outcome.record is not None:

@@ -248,4 +248,6 @@ def read_result(source: str | Path) -> GateResult:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(where, f"invalid JSON at line {exc.lineno}") from None
+    except RecursionError:
+        raise _fail(where, "nested too deeply") from None
     return validate_result(doc, where)

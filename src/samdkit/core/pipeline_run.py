@@ -13,6 +13,7 @@ A record committed to the repository cannot pass: it would have to name the comm
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from samdkit.core import digests, gitinfo
 from samdkit.core.errors import UserError
 
 RECORD_FILE = "pipeline.json"  # under the paths table's gate_results folder
+# flags that change where or how a result is shown, never what it holds
+NEUTRAL_FLAGS = {"--no-mlflow": 0, "--format": 1}
+# one plain command: no character the shell reads as a separator, redirection, substitution or pattern
+# (`--format=json;cat<fake>out` is one word to shlex and two commands to the shell)
+PLAIN_COMMAND = re.compile(r"[\w \t=.,:/@%+'\"-]*")
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,27 @@ def _stage_commands(project: Any, stage: str) -> list[str]:
     return [cmd] if isinstance(cmd, str) else [str(c) for c in cmd or []]
 
 
+def same_command(line: str, command: str) -> bool:
+    """`line` runs `command` with no flag that changes its result."""
+    import shlex
+
+    if not PLAIN_COMMAND.fullmatch(line):
+        return False
+    try:
+        words, want = shlex.split(line), shlex.split(command)
+    except ValueError:
+        return False
+    if words[: len(want)] != want:
+        return False
+    rest = words[len(want) :]
+    while rest:
+        flag, _, value = rest[0].partition("=")
+        if flag not in NEUTRAL_FLAGS:
+            return False
+        rest = rest[1 + (NEUTRAL_FLAGS[flag] if not value else 0) :]
+    return True
+
+
 def computed_here(
     project: Any, stage: str, output: str | os.PathLike[str], command: str | None = None
 ) -> str | None:
@@ -136,11 +163,9 @@ def computed_here(
         return (
             f"stage {stage} did not run in this job's pipeline (its outputs were restored or kept)"
         )
-    from samdkit.core.reuse import _same_command
-
     commands = _stage_commands(project, stage)
     last = commands[-1].strip() if commands else ""
-    if command is not None and not _same_command(last, command):
+    if command is not None and not same_command(last, command):
         return f"the last command of stage {stage} is not '{command}'"
     output = Path(output) if Path(output).is_absolute() else project.root / output
     rel = project.rel(output)

@@ -11,7 +11,6 @@ that digest. Anything else: the gate recomputes as it always did, and says why o
 from __future__ import annotations
 
 import posixpath
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,6 @@ HELP = (
     "read the result this job's `samdkit pipeline-status --repro` computed in its dvc.yaml stage "
     "(ran at HEAD, output unchanged since) instead of computing it again; otherwise compute it, with a note"
 )
-# flags that change where or how a result is shown, never what it holds
-_NEUTRAL_FLAGS = {"--no-mlflow": 0, "--format": 1}
-# one plain command: no character the shell reads as a separator, redirection, substitution or pattern
-# (`--format=json;cat<fake>out` is one word to shlex and two commands to the shell)
-_PLAIN = re.compile(r"[\w \t=.,:/@%+'\"-]*")
 
 
 @dataclass(frozen=True)
@@ -88,27 +82,6 @@ def stage_writing(project: Any, output: Path) -> tuple[str, list[str]] | None:
     return None
 
 
-def _same_command(line: str, command: str) -> bool:
-    """`line` runs `command` with no flag that changes its result."""
-    import shlex
-
-    if not _PLAIN.fullmatch(line):
-        return False
-    try:
-        words, want = shlex.split(line), shlex.split(command)
-    except ValueError:
-        return False
-    if words[: len(want)] != want:
-        return False
-    rest = words[len(want) :]
-    while rest:
-        flag, _, value = rest[0].partition("=")
-        if flag not in _NEUTRAL_FLAGS:
-            return False
-        rest = rest[1 + (_NEUTRAL_FLAGS[flag] if not value else 0) :]
-    return True
-
-
 def check(project: Any, output: Path, command: str) -> Reuse | str:
     """Reuse when this job's pipeline computed `output` with `command`; else the reason, one line."""
     from samdkit.core import pipeline_run
@@ -118,7 +91,7 @@ def check(project: Any, output: Path, command: str) -> Reuse | str:
     if found is None:
         return f"no stage of dvc.yaml writes {shown}"
     stage, commands = found
-    if not any(_same_command(line, command) for line in commands):
+    if not any(pipeline_run.same_command(line, command) for line in commands):
         return f"stage {stage} does not run '{command}' as the gate does"
     reason = pipeline_run.computed_here(project, stage=stage, output=output, command=command)
     if reason is not None:
