@@ -69,31 +69,10 @@ def has_remote(root: Path) -> bool:
 
 def stage_outputs(root: Path) -> dict[str, list[tuple[str, bool]]]:
     """Each dvc.yaml stage's outputs (outs, metrics, plots) as (path, cached)."""
-    from samdkit.core import bounded
+    from samdkit.core import dvc_spec
 
-    spec = bounded.read_yaml(root / "dvc.yaml", "dvc.yaml")
-    stages = spec.get("stages") if isinstance(spec, dict) else None
-    table: dict[str, list[tuple[str, bool]]] = {}
-    for name, stage in (stages or {}).items():
-        outs = []
-        wdir = stage.get("wdir") if isinstance(stage, dict) else None
-        for key in ("outs", "metrics", "plots"):
-            for entry in (stage or {}).get(key) or [] if isinstance(stage, dict) else []:
-                if isinstance(entry, str):
-                    outs.append((_from_root(wdir, entry), True))
-                elif isinstance(entry, dict):
-                    for path, opts in entry.items():
-                        cached = not (isinstance(opts, dict) and opts.get("cache") is False)
-                        outs.append((_from_root(wdir, str(path)), cached))
-        table[str(name)] = outs
-    return table
-
-
-def _from_root(wdir: Any, path: str) -> str:
-    """An output path as DVC names it: from the project root, through the stage's `wdir`."""
-    import posixpath
-
-    return posixpath.normpath(posixpath.join(str(wdir), path)) if wdir is not None else path
+    stages = dvc_spec.read_stages(root / "dvc.yaml", "dvc.yaml", strict=True)
+    return {str(name): dvc_spec.outputs(entry) for name, entry in stages.items()}
 
 
 def committed_epoch(project: Any, ref: str) -> int | None:

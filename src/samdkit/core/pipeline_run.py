@@ -116,17 +116,10 @@ def dvc_file(project: Any) -> Path:
 
 
 def _stage_commands(project: Any, stage: str) -> list[str]:
-    from samdkit.core import bounded
+    from samdkit.core import dvc_spec
 
     dvc_yaml = dvc_file(project)
-    try:
-        spec = bounded.read_yaml(dvc_yaml, project.shown(dvc_yaml)) if dvc_yaml.is_file() else None
-    except UserError:
-        return []
-    stages = spec.get("stages") if isinstance(spec, dict) else None
-    entry = stages.get(stage) if isinstance(stages, dict) else None
-    cmd = entry.get("cmd") if isinstance(entry, dict) else None
-    return [cmd] if isinstance(cmd, str) else [str(c) for c in cmd or []]
+    return dvc_spec.commands(dvc_spec.read_stages(dvc_yaml, project.shown(dvc_yaml)).get(stage))
 
 
 def same_command(line: str, command: str) -> bool:

@@ -10,13 +10,10 @@ that digest. Anything else: the gate recomputes as it always did, and says why o
 
 from __future__ import annotations
 
-import posixpath
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from samdkit.core.errors import UserError
 
 FLAG = "--reuse-pipeline"
 HELP = (
@@ -38,47 +35,25 @@ class Reuse:
 
 
 def _stages(project: Any) -> dict[str, Any]:
-    from samdkit.core import bounded
+    from samdkit.core import dvc_spec
     from samdkit.core.pipeline_run import dvc_file
 
     dvc_yaml = dvc_file(project)
-    if not dvc_yaml.is_file():
-        return {}
-    try:
-        spec = bounded.read_yaml(dvc_yaml, project.shown(dvc_yaml))
-    except UserError:
-        return {}
-    stages = spec.get("stages") if isinstance(spec, dict) else None
-    return stages if isinstance(stages, dict) else {}
-
-
-def _outputs(entry: Any) -> list[str]:
-    """The paths a dvc.yaml stage writes: outs, metrics and plots, plain or with options."""
-    paths: list[str] = []
-    for key in ("outs", "metrics", "plots"):
-        items = entry.get(key) if isinstance(entry, dict) else None
-        for item in items if isinstance(items, list) else []:
-            paths += [str(k) for k in item] if isinstance(item, dict) else [str(item)]
-    return paths
-
-
-def _wdir(entry: Any) -> str:
-    """The folder a stage runs in and names its outputs from (`wdir`), relative to dvc.yaml."""
-    wdir = entry.get("wdir") if isinstance(entry, dict) else None
-    return posixpath.normpath(str(wdir)) if wdir is not None else "."
+    return dvc_spec.read_stages(dvc_yaml, project.shown(dvc_yaml))
 
 
 def stage_writing(project: Any, output: Path) -> tuple[str, list[str]] | None:
     """The dvc.yaml stage that lists `output` among its outputs, with its commands; None if none does.
     Only a stage that runs in the project root: in another folder (`wdir`) the gate's command reads
     another project, and its outputs are other files."""
+    from samdkit.core import dvc_spec
+
     rel = project.rel(output)
     for name, entry in _stages(project).items():
-        if _wdir(entry) != ".":
+        if dvc_spec.wdir(entry) != ".":
             continue
-        if rel and any(Path(p).as_posix().rstrip("/") == rel for p in _outputs(entry)):
-            cmd = entry.get("cmd")
-            return str(name), [cmd] if isinstance(cmd, str) else [str(c) for c in cmd or []]
+        if rel and any(path == rel for path, _cached in dvc_spec.outputs(entry)):
+            return str(name), dvc_spec.commands(entry)
     return None
 
 

@@ -131,22 +131,15 @@ def fetch_data(src: Path, stage: str) -> str:
 
 
 def _stage_commands(src: Path, stage: str) -> tuple[list[str], Path]:
-    from samdkit.core import bounded
-    from samdkit.core.project import load_project
+    """The train stage's command lines and folder, from the dvc.yaml DVC runs (the root's)."""
+    from samdkit.core import dvc_spec
 
-    project = load_project(src)
-    dvc_yaml = project.path("dvc_yaml")
     # named as the project names it, not by the temporary folder the commit was exported to
-    where = f"{project.shown(dvc_yaml)} at the rebuilt commit"
-    spec = bounded.read_yaml(dvc_yaml, where) if dvc_yaml.is_file() else None
-    stages = spec.get("stages") if isinstance(spec, dict) else None
-    entry = stages.get(stage) if isinstance(stages, dict) else None
-    if not isinstance(entry, dict) or not entry.get("cmd"):
+    stages = dvc_spec.read_stages(src / "dvc.yaml", "dvc.yaml at the rebuilt commit", strict=True)
+    commands = dvc_spec.commands(stages.get(stage))
+    if not commands:
         raise UserError(f"dvc.yaml at the rebuilt commit has no stage '{stage}' with a cmd")
-    cmd = entry["cmd"]
-    return ([cmd] if isinstance(cmd, str) else [str(c) for c in cmd]), src / str(
-        entry.get("wdir", ".")
-    )
+    return commands, src / dvc_spec.wdir(stages.get(stage))
 
 
 def train(src: Path, stage: str, epoch: int) -> None:
