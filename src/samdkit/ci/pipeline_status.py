@@ -15,7 +15,6 @@ envelope (findings, `detail.reason`, `detail.fix`, `detail.stale_stages`).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -51,11 +50,12 @@ def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _stages(text: str | None) -> dict[str, Any]:
-    import yaml
+    """The stages of a dvc.lock text ({} when malformed; bounded: it comes with the pull request)."""
+    from samdkit.core import bounded
 
     try:
-        data = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
+        data = bounded.yaml_text(text or "", "dvc.lock") or {}
+    except UserError:
         return {}
     stages = data.get("stages") if isinstance(data, dict) else None
     return stages if isinstance(stages, dict) else {}
@@ -85,15 +85,10 @@ def _uncached_outputs(root: Path) -> list[str]:
 
 
 def _status_findings(root: Path) -> list[Finding]:
-    done = _dvc(root, "status", "--json")
-    if done.returncode != 0:
-        reason = f"dvc status failed: {repro.last_error(done.stderr)}"
-        return [Finding("dvc-status", reason, "dvc.yaml")]
-    try:
-        status = json.loads(done.stdout or "{}")
-    except ValueError:
-        return [Finding("dvc-status", "dvc status printed no JSON", "dvc.yaml")]
-    return repro.stale_findings(status if isinstance(status, dict) else {}, [])
+    status, error = repro.dvc_status(root)
+    if status is None:
+        return [Finding("dvc-status", f"dvc status failed: {error}", "dvc.yaml")]
+    return repro.stale_findings(status, [])
 
 
 def _committed_findings(root: Path, ref: str) -> list[Finding]:

@@ -16,7 +16,6 @@ of their outputs, so a later gate reads what this run computed instead of comput
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -64,7 +63,31 @@ def last_error(text: str) -> str:
 
 
 def has_remote(root: Path) -> bool:
-    return bool(dvc(root, "remote", "list").stdout.strip())
+    """A DVC remote is configured (at any config level, as `dvc remote list` shows them)."""
+    try:
+        from dvc.repo import Repo
+
+        with Repo(str(root)) as repo:
+            return bool(repo.config.get("remote"))
+    except ImportError:
+        raise UserError("dvc not found (install samdkit with its extras)") from None
+    except Exception:  # DVC raises many types for a broken project; `dvc repro` will name it
+        return False
+
+
+def dvc_status(root: Path, targets: list[str] | None = None) -> tuple[dict[str, Any] | None, str]:
+    """`dvc status --json`'s table, from DVC's API in this process (one interpreter, not one per
+    question: about 1 s each); (None, DVC's last error line) when it fails."""
+    try:
+        from dvc.repo import Repo
+
+        with Repo(str(root)) as repo:
+            status = repo.status(targets=targets or None)
+    except ImportError:
+        raise UserError("dvc not found (install samdkit with its extras)") from None
+    except Exception as exc:  # DVC raises many types for a broken project
+        return None, last_error(str(exc) or type(exc).__name__)
+    return (status if isinstance(status, dict) else {}), ""
 
 
 def stage_outputs(root: Path) -> dict[str, list[tuple[str, bool]]]:
@@ -115,12 +138,12 @@ def only_missing(change: Any, cached: list[str]) -> bool:
 
 
 def _lock_outs(text: str | bytes | None) -> dict[str, str]:
-    """path → md5 of every output in a dvc.lock text."""
-    import yaml
+    """path → md5 of every output in a dvc.lock text (bounded: the file comes with the pull request)."""
+    from samdkit.core import bounded
 
     try:
-        data = yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
+        data = bounded.yaml_text(text or "", "dvc.lock") or {}
+    except UserError:
         return {}
     out = {}
     for stage in (data.get("stages") or {}).values() if isinstance(data, dict) else []:
@@ -240,31 +263,23 @@ def stale_findings(status: dict[str, Any], cached: list[str]) -> list[Finding]:
     return out
 
 
-def _status(root: Path, env: dict[str, str], cached: list[str]) -> list[Finding]:
-    done = dvc(root, "status", "--json", env=env)
-    if done.returncode != 0:
-        return [Finding("dvc-status", f"dvc status failed: {last_error(done.stderr)}", "dvc.yaml")]
-    try:
-        status = json.loads(done.stdout or "{}")
-    except ValueError:
-        return [Finding("dvc-status", "dvc status printed no JSON", "dvc.yaml")]
-    return stale_findings(status if isinstance(status, dict) else {}, cached)
+def _status(root: Path, cached: list[str]) -> list[Finding]:
+    status, error = dvc_status(root)
+    if status is None:
+        return [Finding("dvc-status", f"dvc status failed: {error}", "dvc.yaml")]
+    return stale_findings(status, cached)
 
 
 def rewritten(
-    root: Path, env: dict[str, str], run: ReproRecord, outs: dict[str, list[tuple[str, bool]]]
+    root: Path, run: ReproRecord, outs: dict[str, list[tuple[str, bool]]]
 ) -> tuple[ReproRecord, list[Finding]]:
     """`dvc status` of the stages the run ran, right after it: DVC recorded each output's digest when
     its stage finished, so an output that differs now was written since (by a later stage). Such a
     stage leaves the record (the gates compute again), and its rewritten outputs are named."""
     if not run.stages_run:
         return run, []
-    done = dvc(root, "status", "--json", *(f"dvc.yaml:{s}" for s in run.stages_run), env=env)
-    try:
-        status = json.loads(done.stdout or "{}") if done.returncode == 0 else None
-    except ValueError:
-        status = None
-    if not isinstance(status, dict):
+    status, _error = dvc_status(root, [f"dvc.yaml:{s}" for s in run.stages_run])
+    if status is None:
         return ReproRecord(run.commit, run.remote, run.source_date_epoch, (), {}), []
     found = []
     for stage in run.stages_run:
@@ -321,7 +336,7 @@ def run_pipeline(project: Any, ref: str) -> Outcome:
             outcome.findings = [Finding("dvc-pull", reason, "dvc.lock")]
             return outcome
     elif (root / "dvc.lock").is_file():
-        outcome.findings = _status(root, env, cached)
+        outcome.findings = _status(root, cached)
     done = dvc(root, "repro", env=env)
     _drop_planted_record(project)
     sys.stderr.write(
@@ -333,7 +348,7 @@ def run_pipeline(project: Any, ref: str) -> Outcome:
         return outcome
     outcome.record = record(root, done.stdout, outs, outcome.remote, epoch)
     if outcome.record is not None:
-        outcome.record, overwritten = rewritten(root, env, outcome.record, outs)
+        outcome.record, overwritten = rewritten(root, outcome.record, outs)
         outcome.findings += overwritten
     if not outcome.remote and not outcome.findings:  # a stale stage's outputs differ anyway
         model = project.rel(project.path("model")) or ""
