@@ -92,3 +92,18 @@ def test_bad_use_is_one_line(tmp_path):
     marker.write_text("not json")
     done = gate(root, "--wait")
     assert done.returncode == 2 and "not a samdkit background-gate marker" in done.stderr
+
+
+def test_a_planted_marker_naming_another_live_process_does_not_hold_the_job(tmp_path):
+    """A marker committed with the pull request may name pid 1 (alive forever): it is not a samdkit
+    gate, so --wait does not wait for it, and the gate it names is recorded as ERROR."""
+    root = project(tmp_path)
+    marker = root / "reports/gates/lint.running"
+    marker.parent.mkdir(parents=True)
+    marker.write_text(json.dumps({"name": "lint", "pid": 1, "started": 0}))
+    started = time.monotonic()
+    done = gate(root, "--verdict", "--expect", "lint")
+    assert time.monotonic() - started < 30
+    assert done.returncode == 1
+    result = json.loads((root / "reports/gates/lint.json").read_text())
+    assert result["verdict"] == "ERROR"

@@ -24,6 +24,7 @@ from samdkit.core.errors import UserError
 RUNNING = ".running"
 LOG = ".log"
 POLL_SECONDS = 0.2
+WAIT_LIMIT_SECONDS = 3600.0  # a gate still running after an hour is recorded as ERROR (no result)
 
 
 def start(result: Path, name: str, cmd: list[str], fix: list[str]) -> int:
@@ -51,7 +52,22 @@ def start(result: Path, name: str, cmd: list[str], fix: list[str]) -> int:
     return 0
 
 
+def _ours(pid: int) -> bool:
+    """The process is a `samdkit gate` (a marker planted with the commit may name any live process,
+    e.g. pid 1, and would hold the job until its timeout); True where /proc cannot tell."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return Path("/proc/self").exists() is False  # gone on Linux; unknown elsewhere
+    except OSError:
+        return True
+    words = cmdline.split(b"\0")
+    return b"samdkit" in words and b"gate" in words
+
+
 def _alive(pid: int) -> bool:
+    if not _ours(pid):
+        return False
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)  # our own child when started in this process
         return waited == 0
@@ -81,7 +97,8 @@ def wait(folder: Path) -> Iterator[tuple[str, Path]]:
     """Each started gate once it ended: (name, its result path, maybe absent); its log is printed."""
     for marker in sorted(folder.glob(f"*{RUNNING}")) if folder.is_dir() else []:
         name, pid = _marker(marker)
-        while _alive(pid):
+        deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+        while _alive(pid) and time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
         log = marker.with_suffix(LOG)
         if log.is_file():

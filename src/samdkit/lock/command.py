@@ -283,7 +283,10 @@ def _classify_job_build(
     from samdkit.lock import rebuild
 
     record = pipeline_run.read(ctx.project)
-    assert record is not None  # _trained_by_this_job said so
+    if (
+        record is None
+    ):  # _trained_by_this_job read it a moment ago: only a concurrent change gets here
+        raise UserError("the pipeline record changed while verify-lock read it: run it again")
     clock = time.perf_counter()
     found, summary = verify(ctx, lock, measured=measured)
     verdict, findings = rebuild.classify(found, record.commit)
@@ -304,9 +307,9 @@ def _classify_job_build(
 
 
 def _no_model_source(ctx: Context) -> bool:
-    """--rebuild=auto: no model here, or no DVC remote it could have come from (a model the job's
-    own `dvc repro` retrained is then checked by rebuilding, where an environment difference is
-    an "equivalent rebuild", not a byte mismatch)."""
+    """--rebuild=auto: no model here, or no DVC remote it could have come from. The model then is
+    either the one this job's pipeline run trained from the commit (classified as the rebuild) or
+    rebuilt from the commit in a temporary folder."""
     if not ctx.model_path.exists():
         return True
     try:
